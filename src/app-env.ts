@@ -1,0 +1,19 @@
+import type { Config } from "./config.ts";
+import type { Database } from "./db/client.ts";
+import type { Logger } from "./lib/logger.ts";
+
+/** The one Hono environment of the app: bindings from `wrangler types`, per-request variables. */
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    requestId: string;
+    config: Config;
+    log: Logger;
+    /** Lazily connected; reads that may be served from Hyperdrive's cache. */
+    db: Database;
+    /** Lazily connected; Hyperdrive caching disabled: writes and must-be-fresh reads. */
+    dbFresh: Database;
+    /** Cache-Tag values for the edge cache, set by cacheable handlers. */
+    cacheTags: string[];
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * createApp(): the one Hono application, used by the worker entry and the tests.
+ * Middleware order matters: context (request id, config, db, access log) →
+ * security headers → CORS → 405 → JSON body guard → per-route guards → routes.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { Scalar } from "@scalar/hono-api-reference";
+import type { Context } from "hono";
+import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
+import { methodNotAllowed } from "hono/method-not-allowed";
+import { secureHeaders } from "hono/secure-headers";
+import type { AppEnv } from "./app-env.ts";
+import { errorFields } from "./lib/logger.ts";
+import { ApiError, type ProblemCode, problemResponse } from "./lib/problem.ts";
+import { validationHook } from "./lib/validation.ts";
+import { edgeCache } from "./middleware/edge-cache.ts";
+import { jsonBody } from "./middleware/json-body.ts";
+import { requestContext } from "./middleware/request-context.ts";
+import { catalogRouter } from "./routes/catalog.routes.ts";
+import { healthRouter } from "./routes/health.routes.ts";
+
+export const API_VERSION = "1.0.0";
+
+const HTTP_CODES: Record<number, ProblemCode> = { 400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 413: "payload_too_large", 415: "unsupported_media_type" };
+
+function renderError(err: Error, c: Context<AppEnv>): Response {
+  const requestId = c.get("requestId") ?? crypto.randomUUID();
+  let apiError: ApiError;
+  if (err instanceof ApiError) {
+    apiError = err;
+  } else if (err instanceof HTTPException && err.status < 500) {
+    const code = /malformed json/i.test(err.message) ? "malformed_json" : (HTTP_CODES[err.status] ?? "bad_request");
+    apiError = new ApiError(code);
+  } else {
+    // Log the internals; the client only learns that it failed and under which request id.
+    c.get("log")?.error("unhandled error", { component: "http", ...errorFields(err), stack: err.stack });
+    apiError = new ApiError("internal_error", "Something went wrong on our side. Quote the request id if you contact support.");
+  }
+  return problemResponse(apiError, requestId, c.req.path);
+}
+
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.use(requestContext());
+  app.use(secureHeaders({ crossOriginResourcePolicy: "cross-origin" }));
+  app.use(
+    cors({
+      origin: (origin, c: Context<AppEnv>) => {
+        const allowed = c.get("config").CORS_ORIGINS;
+        return allowed.includes("*") ? "*" : allowed.includes(origin) ? origin : null;
+      },
+      allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id", "If-None-Match"],
+      exposeHeaders: ["X-Request-Id", "X-Cache", "ETag", "Location", "Retry-After", "RateLimit", "RateLimit-Policy", "Idempotent-Replayed"],
+      maxAge: 600,
+    }),
+  );
+  app.use(
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, methods) =>
+        problemResponse(
+          new ApiError("method_not_allowed", `${c.req.method} is not supported here; use ${methods.join(", ")}.`, { headers: { Allow: methods.join(", ") } }),
+          c.get("requestId"),
+          c.req.path,
+        ),
+    }),
+  );
+  app.use(jsonBody());
+
+  // Public reads cached at the edge; defaults folded into the key.
+  const cached = (defaults?: Record<string, string>) =>
+    edgeCache({ ...(defaults ? { defaults } : {}), refetch: (req, c) => Promise.resolve(app.fetch(req, c.env, c.executionCtx)) });
+  app.use("/api/v1/categories", cached());
+  app.use("/api/v1/products", cached({ limit: "20" }));
+  app.use("/api/v1/products/:idOrSku", cached());
+  app.use("/api/v1/search", cached({ limit: "20" }));
+
+  app.route("/health", healthRouter);
+  app.route("/api/v1", catalogRouter);
+
+  app.doc31("/openapi.json", (c) => ({
+    openapi: "3.1.0",
+    info: {
+      title: "Toko Edge API",
+      version: API_VERSION,
+      description: "Edge-first commerce API. Money is in integer minor units; errors are RFC 9457 problem+json.",
+      license: { name: "MIT", identifier: "MIT" },
+    },
+    servers: [{ url: new URL(c.req.url).origin }],
+    tags: [
+      { name: "Catalogue", description: "Public, edge-cached reads" },
+      { name: "Health", description: "Probes" },
+    ],
+  }));
+  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Toko Edge API" }));
+  app.get("/", (c) => c.json({ name: "toko-edge", docs: "/docs", openapi: "/openapi.json", api: "/api/v1" }));
+
+  app.notFound((c) => problemResponse(new ApiError("not_found", `Nothing is served at ${c.req.path}.`), c.get("requestId") ?? crypto.randomUUID(), c.req.path));
+  app.onError(renderError);
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

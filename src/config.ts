@@ -1,0 +1,59 @@
+/**
+ * Vars and secrets validated once per isolate. Production (and staging)
+ * refuse to serve when a secret is missing or weak: every request then gets a
+ * 503 and the log says which setting is wrong (never its value).
+ */
+import { z } from "zod";
+
+const seconds = z.coerce.number().int().min(0).max(31_536_000);
+const millis = z.coerce.number().int().min(1).max(120_000);
+
+const schema = z.object({
+  ENVIRONMENT: z.enum(["development", "test", "staging", "production"]),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  CORS_ORIGINS: z
+    .string()
+    .default("*")
+    .transform((s) =>
+      s
+        .split(",")
+        .map((o) => o.trim())
+        .filter(Boolean),
+    ),
+  CATALOG_CACHE_TTL_SEC: seconds.default(60),
+  CATALOG_CACHE_SWR_SEC: seconds.default(300),
+  CATALOG_BROWSER_TTL_SEC: seconds.default(30),
+  DB_QUERY_TIMEOUT_MS: millis.default(5000),
+  HEALTH_DB_TIMEOUT_MS: millis.default(1500),
+  MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(65_536),
+  CURSOR_SECRET: z.string().min(32, "must be at least 32 characters"),
+});
+
+export type Config = z.infer<typeof schema>;
+
+export class ConfigError extends Error {
+  readonly issues: string[];
+  constructor(issues: string[]) {
+    super(`invalid configuration: ${issues.join("; ")}`);
+    this.issues = issues;
+    this.name = "ConfigError";
+  }
+}
+
+const cache = new WeakMap<object, Config>();
+
+/** Parses the worker env into a typed config; cached per env object. Throws ConfigError. */
+export function loadConfig(env: Env): Config {
+  const hit = cache.get(env);
+  if (hit) return hit;
+  const res = schema.safeParse(env);
+  if (!res.success) {
+    // Names and reasons only: values (secrets) must never reach a log line.
+    throw new ConfigError(res.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  }
+  if (!env.HYPERDRIVE?.connectionString || !env.HYPERDRIVE_FRESH?.connectionString) {
+    throw new ConfigError(["HYPERDRIVE / HYPERDRIVE_FRESH: binding missing"]);
+  }
+  cache.set(env, res.data);
+  return res.data;
+}

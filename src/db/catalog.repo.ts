@@ -1,0 +1,160 @@
+/** SQL of the public catalogue. Takes a drizzle instance; knows nothing of HTTP. */
+import { and, asc, desc, eq, gte, lte, type SQL, sql } from "drizzle-orm";
+import type { Drizzle } from "./client.ts";
+import { categories, products } from "./schema.ts";
+
+export interface ProductRow {
+  id: string;
+  sku: string;
+  name: string;
+  slug: string;
+  description: string;
+  priceCents: number;
+  currency: string;
+  stock: number;
+  status: "active" | "archived";
+  createdAt: Date;
+  updatedAt: Date;
+  category: { id: string; slug: string; name: string } | null;
+  /** created_at as Postgres text: exact to the microsecond, for cursors. */
+  createdAtKey: string;
+}
+
+const productColumns = {
+  id: products.id,
+  sku: products.sku,
+  name: products.name,
+  slug: products.slug,
+  description: products.description,
+  priceCents: products.priceCents,
+  currency: products.currency,
+  stock: products.stock,
+  status: products.status,
+  createdAt: products.createdAt,
+  updatedAt: products.updatedAt,
+  createdAtKey: sql<string>`${products.createdAt}::text`,
+  categoryId: categories.id,
+  categorySlug: categories.slug,
+  categoryName: categories.name,
+};
+
+type Selected = { [K in keyof typeof productColumns]: unknown };
+
+function toRow(r: Selected): ProductRow {
+  const { categoryId, categorySlug, categoryName, ...rest } = r;
+  return {
+    ...(rest as Omit<ProductRow, "category">),
+    category: categoryId ? { id: categoryId as string, slug: categorySlug as string, name: categoryName as string } : null,
+  };
+}
+
+export interface ProductFilter {
+  category?: string | undefined;
+  minPrice?: number | undefined;
+  maxPrice?: number | undefined;
+  currency?: string | undefined;
+  inStock?: boolean | undefined;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Newest first, keyset over (created_at, id); fetches `limit + 1` to know whether more exist. */
+export async function listProducts(
+  db: Drizzle,
+  f: ProductFilter,
+  after: { createdAt: string; id: string } | null,
+  limit: number,
+): Promise<ProductRow[]> {
+  const where: (SQL | undefined)[] = [eq(products.status, "active")];
+  if (f.category) where.push(UUID.test(f.category) ? eq(products.categoryId, f.category) : eq(categories.slug, f.category));
+  if (f.minPrice !== undefined) where.push(gte(products.priceCents, f.minPrice));
+  if (f.maxPrice !== undefined) where.push(lte(products.priceCents, f.maxPrice));
+  if (f.currency) where.push(eq(products.currency, f.currency));
+  if (f.inStock === true) where.push(sql`${products.stock} > 0`);
+  if (f.inStock === false) where.push(eq(products.stock, 0));
+  if (after) where.push(sql`(${products.createdAt}, ${products.id}) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`);
+  const rows = await db
+    .select(productColumns)
+    .from(products)
+    .leftJoin(categories, eq(categories.id, products.categoryId))
+    .where(and(...where))
+    .orderBy(desc(products.createdAt), desc(products.id))
+    .limit(limit + 1);
+  return rows.map(toRow);
+}
+
+export async function findProduct(db: Drizzle, idOrSku: string): Promise<ProductRow | null> {
+  const key = UUID.test(idOrSku) ? eq(products.id, idOrSku.toLowerCase()) : eq(products.sku, idOrSku);
+  const rows = await db
+    .select(productColumns)
+    .from(products)
+    .leftJoin(categories, eq(categories.id, products.categoryId))
+    .where(and(key, eq(products.status, "active")))
+    .limit(1);
+  return rows[0] ? toRow(rows[0]) : null;
+}
+
+/**
+ * Full-text search with prefix terms, best rank first; ties broken by id.
+ * The rank is carried in the cursor as Postgres text (`real` round-trips exactly).
+ */
+export async function searchProducts(
+  db: Drizzle,
+  tsquery: string,
+  after: { rank: string; id: string } | null,
+  limit: number,
+): Promise<(ProductRow & { rankKey: string })[]> {
+  const res = await db.execute<Record<string, unknown>>(sql`
+    WITH q AS (SELECT to_tsquery('english', ${tsquery}) AS query),
+    ranked AS (
+      SELECT p.id, p.sku, p.name, p.slug, p.description, p.price_cents, p.currency, p.stock, p.status,
+             p.created_at, p.updated_at, p.created_at::text AS created_at_key,
+             c.id AS category_id, c.slug AS category_slug, c.name AS category_name,
+             ts_rank(p.search_vector, q.query)::real AS rank
+      FROM products p CROSS JOIN q
+      LEFT JOIN categories c ON c.id = p.category_id
+      WHERE p.status = 'active' AND p.search_vector @@ q.query
+    )
+    SELECT *, rank::text AS rank_key FROM ranked
+    ${after ? sql`WHERE (rank, id) < (${after.rank}::real, ${after.id}::uuid)` : sql``}
+    ORDER BY rank DESC, id DESC
+    LIMIT ${limit + 1}`);
+  return res.rows.map((r) => ({
+    ...toRow({
+      id: r.id,
+      sku: r.sku,
+      name: r.name,
+      slug: r.slug,
+      description: r.description,
+      priceCents: r.price_cents,
+      currency: r.currency,
+      stock: r.stock,
+      status: r.status,
+      createdAt: new Date(r.created_at as string),
+      updatedAt: new Date(r.updated_at as string),
+      createdAtKey: r.created_at_key,
+      categoryId: r.category_id,
+      categorySlug: r.category_slug,
+      categoryName: r.category_name,
+    }),
+    rankKey: r.rank_key as string,
+  }));
+}
+
+export async function listCategories(db: Drizzle) {
+  return db
+    .select({
+      id: categories.id,
+      slug: categories.slug,
+      name: categories.name,
+      description: categories.description,
+      parentId: categories.parentId,
+      createdAt: categories.createdAt,
+      updatedAt: categories.updatedAt,
+      productCount: sql<number>`count(${products.id}) filter (where ${products.status} = 'active')::int`,
+    })
+    .from(categories)
+    .leftJoin(products, eq(products.categoryId, categories.id))
+    .groupBy(categories.id)
+    .orderBy(asc(categories.name));
+}

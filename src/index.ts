@@ -1,0 +1,8 @@
+/** Worker entry: HTTP via the Hono app (later: queue consumers, crons, Durable Objects). */
+import { createApp } from "./app.ts";
+
+const app = createApp();
+
+export default {
+  fetch: app.fetch,
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,110 @@
+/**
+ * Cache-aside for public GET reads in the Cache API (per data centre).
+ * Key: the normalised URL (sorted params, defaults applied). A fresh entry is
+ * a HIT; within the stale-while-revalidate window it is served as STALE while
+ * one background request refreshes it; errors are never stored.
+ * Clients get `Cache-Control` with s-maxage/SWR, a strong ETag and 304s.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import type { AppEnv } from "../app-env.ts";
+import { b64url } from "../lib/cursor.ts";
+
+const STORED_AT = "x-toko-stored-at";
+const KEPT_HEADERS = ["content-type", "etag", "cache-tag", "content-language"];
+/** Marks the internal revalidation request; random per isolate so clients cannot forge it. */
+let revalidateToken: string | undefined;
+const refreshing = new Set<string>();
+
+export interface EdgeCacheOptions {
+  /** Query defaults folded into the key so `?limit=20` and no limit share one entry. */
+  defaults?: Record<string, string>;
+  /** Runs a request through the whole app (for background revalidation). */
+  refetch?: (req: Request, c: Context<AppEnv>) => Promise<Response>;
+}
+
+export function cacheKey(url: URL, defaults: Record<string, string> = {}): string {
+  const params = new Map<string, string[]>();
+  for (const [k, v] of url.searchParams) if (v.trim() !== "") params.set(k, [...(params.get(k) ?? []), v.trim()]);
+  for (const [k, v] of Object.entries(defaults)) if (!params.has(k)) params.set(k, [v]);
+  const pairs = [...params].flatMap(([k, vs]) => vs.map((v) => [k, v] as const));
+  pairs.sort(([a, av], [b, bv]) => (a === b ? (av < bv ? -1 : av > bv ? 1 : 0) : a < b ? -1 : 1));
+  const qs = new URLSearchParams(pairs as [string, string][]).toString();
+  return `${url.origin}/__edge-cache/v1${url.pathname}${qs ? `?${qs}` : ""}`;
+}
+
+/** RFC 9110 If-None-Match: weak comparison, list or `*`. */
+export function etagMatches(header: string | undefined, etag: string | null): boolean {
+  if (!header || !etag) return false;
+  if (header.trim() === "*") return true;
+  const bare = (t: string) => t.trim().replace(/^W\//, "");
+  return header.split(",").some((t) => bare(t) === bare(etag));
+}
+
+async function strongEtag(body: ArrayBuffer): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", body));
+  return `"${b64url(digest.slice(0, 18))}"`;
+}
+
+export function edgeCache(opts: EdgeCacheOptions = {}): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (c.req.method !== "GET" && c.req.method !== "HEAD") return next();
+    const cfg = c.get("config");
+    const ttl = cfg.CATALOG_CACHE_TTL_SEC;
+    const swr = cfg.CATALOG_CACHE_SWR_SEC;
+    const publicCacheControl = `public, max-age=${Math.min(cfg.CATALOG_BROWSER_TTL_SEC, ttl)}, s-maxage=${ttl}, stale-while-revalidate=${swr}`;
+    const cache = caches.default;
+    const key = cacheKey(new URL(c.req.url), opts.defaults);
+    const isRevalidation = revalidateToken !== undefined && c.req.header("x-toko-revalidate") === revalidateToken;
+
+    const serve = (stored: Response, status: "HIT" | "STALE" | "MISS", age: number) => {
+      const headers = new Headers();
+      for (const h of KEPT_HEADERS) {
+        const v = stored.headers.get(h);
+        if (v) headers.set(h, v);
+      }
+      headers.set("Cache-Control", publicCacheControl);
+      headers.set("Age", String(Math.max(0, Math.floor(age))));
+      headers.set("X-Cache", status);
+      if (etagMatches(c.req.header("if-none-match"), stored.headers.get("etag"))) {
+        headers.delete("content-type");
+        return new Response(null, { status: 304, headers });
+      }
+      return new Response(c.req.method === "HEAD" ? null : stored.body, { status: 200, headers });
+    };
+
+    if (ttl > 0 && !isRevalidation) {
+      const hit = await cache.match(key);
+      if (hit) {
+        const age = (Date.now() - Number(hit.headers.get(STORED_AT) ?? 0)) / 1000;
+        if (age <= ttl) return serve(hit, "HIT", age);
+        if (age <= ttl + swr) {
+          if (!refreshing.has(key)) {
+            refreshing.add(key);
+            revalidateToken ??= crypto.randomUUID();
+            const req = new Request(c.req.url, { headers: { "x-toko-revalidate": revalidateToken } });
+            if (opts.refetch) {
+              const done = opts.refetch(req, c).then((r) => r.body?.cancel());
+              c.executionCtx.waitUntil(done.catch(() => {}).finally(() => refreshing.delete(key)));
+            } else refreshing.delete(key);
+          }
+          return serve(hit, "STALE", age);
+        }
+      }
+    }
+
+    await next();
+    const res = c.res;
+    if (res.status !== 200 || ttl === 0) return;
+    const body = await res.arrayBuffer();
+    const stored = new Headers({ "content-type": res.headers.get("content-type") ?? "application/json" });
+    stored.set("etag", await strongEtag(body));
+    const tags = c.get("cacheTags");
+    if (tags.length) stored.set("cache-tag", [...new Set(tags)].join(","));
+    stored.set(STORED_AT, String(Date.now()));
+    // Kept for the whole SWR window; freshness is judged from STORED_AT above.
+    stored.set("cache-control", `public, max-age=${ttl + swr}`);
+    const put = cache.put(key, new Response(body, { status: 200, headers: stored }));
+    c.executionCtx.waitUntil(put.catch((err) => c.get("log").warn("edge cache put failed", { component: "cache", error: String(err) })));
+    c.res = serve(new Response(body, { headers: stored }), "MISS", 0);
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * First middleware of every request: request id, validated config, logger,
+ * lazily connected databases, and one JSON access-log line when it ends.
+ */
+import type { MiddlewareHandler } from "hono";
+import { routePath } from "hono/route";
+import type { AppEnv } from "../app-env.ts";
+import { ConfigError, loadConfig } from "../config.ts";
+import { createDatabase } from "../db/client.ts";
+import { createLogger } from "../lib/logger.ts";
+import { ApiError, problemResponse } from "../lib/problem.ts";
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/** Accepts a well-formed incoming X-Request-Id (so traces join up across hops), else makes one. */
+export function requestIdFrom(header: string | undefined): string {
+  return header && REQUEST_ID.test(header) ? header : crypto.randomUUID();
+}
+
+export function requestContext(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const started = performance.now();
+    const requestId = requestIdFrom(c.req.header("x-request-id"));
+    c.set("requestId", requestId);
+    let config: ReturnType<typeof loadConfig>;
+    try {
+      config = loadConfig(c.env);
+    } catch (err) {
+      const issues = err instanceof ConfigError ? err.issues : ["unreadable configuration"];
+      createLogger("error").error("configuration invalid: refusing to serve", { request_id: requestId, component: "config", issues });
+      return problemResponse(new ApiError("service_unavailable", "The service is not configured."), requestId, c.req.path);
+    }
+    const log = createLogger(config.LOG_LEVEL, { request_id: requestId });
+    c.set("config", config);
+    c.set("log", log);
+    c.set("cacheTags", []);
+    const dbOpts = { queryTimeoutMs: config.DB_QUERY_TIMEOUT_MS };
+    const db = createDatabase(c.env.HYPERDRIVE, dbOpts);
+    const dbFresh = createDatabase(c.env.HYPERDRIVE_FRESH, dbOpts);
+    c.set("db", db);
+    c.set("dbFresh", dbFresh);
+    try {
+      await next();
+    } finally {
+      const closing = Promise.all([db.close(), dbFresh.close()]);
+      try {
+        c.executionCtx.waitUntil(closing);
+      } catch {
+        await closing; // no execution context (plain app.request in a unit test)
+      }
+      c.res.headers.set("X-Request-Id", requestId);
+      const status = c.res.status;
+      log[status >= 500 ? "error" : status >= 400 ? "warn" : "info"]("request", {
+        component: "http",
+        method: c.req.method,
+        route: routePath(c, -1),
+        path: c.req.path,
+        status,
+        duration_ms: Math.round((performance.now() - started) * 100) / 100,
+        cache: c.res.headers.get("X-Cache") ?? undefined,
+      });
+    }
+  };
+}

@@ -1,0 +1,83 @@
+/** Public catalogue: categories, products, search. GET only, no auth, edge-cached (see app.ts). */
+import { createRoute } from "@hono/zod-openapi";
+import { createRouter } from "../lib/router.ts";
+import {
+  CategoryListSchema,
+  ProductListQuerySchema,
+  ProductListSchema,
+  ProductRefParamSchema,
+  ProductSchema,
+  SearchQuerySchema,
+} from "../schemas/catalog.ts";
+import { problemResponses } from "../schemas/common.ts";
+import { categoryList, productDetail, productPage, productTags, searchPage, toProductDto } from "../services/catalog.service.ts";
+
+const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+const cachedHeaders = {
+  "X-Cache": { description: "HIT, MISS or STALE (edge cache)", schema: { type: "string" as const } },
+  ETag: { description: "Strong validator; send it back in If-None-Match for a 304", schema: { type: "string" as const } },
+};
+
+export const catalogRouter = createRouter()
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/categories",
+      tags: ["Catalogue"],
+      summary: "List categories",
+      responses: { 200: { ...json(CategoryListSchema, "All categories with active product counts"), headers: cachedHeaders }, ...problemResponses },
+    }),
+    async (c) => {
+      const data = await categoryList(await c.get("db").orm());
+      c.set("cacheTags", ["catalog", "categories"]);
+      return c.json({ data }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/products",
+      tags: ["Catalogue"],
+      summary: "List active products, newest first",
+      description: "Keyset pagination over (created_at, id): stable while products are added.",
+      request: { query: ProductListQuerySchema },
+      responses: { 200: { ...json(ProductListSchema, "A page of products"), headers: cachedHeaders }, ...problemResponses },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const page = await productPage(await c.get("db").orm(), c.get("config").CURSOR_SECRET, q);
+      c.set("cacheTags", ["catalog", "products", ...(q.category ? [`category:${q.category}`] : [])]);
+      return c.json(page, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/products/{idOrSku}",
+      tags: ["Catalogue"],
+      summary: "Get a product by id or SKU",
+      request: { params: ProductRefParamSchema },
+      responses: { 200: { ...json(ProductSchema, "The product"), headers: cachedHeaders }, ...problemResponses },
+    }),
+    async (c) => {
+      const p = await productDetail(await c.get("db").orm(), c.req.valid("param").idOrSku);
+      c.set("cacheTags", productTags(p));
+      return c.json(toProductDto(p), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/search",
+      tags: ["Catalogue"],
+      summary: "Full-text product search",
+      description: "Ranked Postgres full-text search; every word also matches as a prefix (`lapt` finds Laptop).",
+      request: { query: SearchQuerySchema },
+      responses: { 200: { ...json(ProductListSchema, "Matching products, best first"), headers: cachedHeaders }, ...problemResponses },
+    }),
+    async (c) => {
+      const page = await searchPage(await c.get("db").orm(), c.get("config").CURSOR_SECRET, c.req.valid("query"));
+      c.set("cacheTags", ["catalog", "search"]);
+      return c.json(page, 200);
+    },
+  );

@@ -1,0 +1,63 @@
+/** Schemas shared by every resource: problem documents, ids, money, pagination. */
+import { z } from "@hono/zod-openapi";
+
+export const FieldErrorSchema = z
+  .object({
+    field: z.string().openapi({ example: "limit" }),
+    in: z.enum(["query", "path", "body", "header"]),
+    code: z.string().openapi({ example: "too_big" }),
+    message: z.string().openapi({ example: "Too big: expected number to be <=100" }),
+  })
+  .openapi("FieldError");
+
+export const ProblemSchema = z
+  .object({
+    type: z.string().url().openapi({ example: "https://toko-edge.dev/problems/validation-error" }),
+    title: z.string(),
+    status: z.number().int(),
+    code: z.string().openapi({ example: "validation_error" }),
+    detail: z.string().optional(),
+    instance: z.string().openapi({ example: "/api/v1/products" }),
+    request_id: z.string().openapi({ example: "4f0c7d0e-5d55-4c4f-9a0c-3b8e0d2f6a11" }),
+    errors: z.array(FieldErrorSchema).optional(),
+  })
+  .openapi("Problem");
+
+const problem = (description: string) => ({
+  description,
+  content: { "application/problem+json": { schema: ProblemSchema } },
+});
+
+/** Standard error responses for OpenAPI route definitions. */
+export const problemResponses = {
+  400: problem("Invalid request (per-field `errors`)"),
+  404: problem("Not found"),
+  500: problem("Unexpected error (no internals are disclosed)"),
+  503: problem("Dependency unavailable"),
+} as const;
+
+/** Base-10 integer in a query string, bounded (no floats, no exponents, no signs). */
+export const queryInt = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,10}$/, "must be a non-negative integer")
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+export const queryBool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+
+export const LimitSchema = queryInt(1, 100)
+  .optional()
+  .openapi({ param: { name: "limit", in: "query" }, type: "integer", minimum: 1, maximum: 100, default: 20 });
+
+export const CursorSchema = z
+  .string()
+  .min(1)
+  .max(512)
+  .optional()
+  .openapi({ param: { name: "cursor", in: "query" }, description: "Opaque cursor from `next_cursor` of the previous page" });
+
+export const CurrencySchema = z
+  .string()
+  .regex(/^[A-Z]{3}$/, "must be an ISO 4217 code in upper case")
+  .openapi({ example: "USD" });

@@ -1,0 +1,111 @@
+/** Public catalogue rules: paging, cursor scopes, search terms, the public product shape. */
+import type { Drizzle } from "../db/client.ts";
+import { findProduct, listCategories, listProducts, type ProductRow, searchProducts } from "../db/catalog.repo.ts";
+import { decodeCursor, encodeCursor } from "../lib/cursor.ts";
+import { ApiError } from "../lib/problem.ts";
+import type { CategoryDto, ProductDto, ProductListQuery } from "../schemas/catalog.ts";
+
+export const DEFAULT_LIMIT = 20;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const PG_TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/;
+const PG_REAL = /^-?\d+(\.\d+)?(e-?\d+)?$/;
+
+export function toProductDto(p: ProductRow): ProductDto {
+  return {
+    id: p.id,
+    sku: p.sku,
+    name: p.name,
+    slug: p.slug,
+    description: p.description,
+    price_cents: p.priceCents,
+    currency: p.currency,
+    category: p.category,
+    stock: p.stock,
+    in_stock: p.stock > 0,
+    status: p.status,
+    created_at: p.createdAt.toISOString(),
+    updated_at: p.updatedAt.toISOString(),
+  };
+}
+
+/** Cache tags for a product: purge by product, by its category, or the whole catalogue. */
+export function productTags(p: ProductRow): string[] {
+  return [`product:${p.id}`, ...(p.category ? [`category:${p.category.id}`] : []), "catalog"];
+}
+
+/** Turns free text into a prefix tsquery: letters and digits only, so no tsquery syntax gets through. */
+export function toPrefixTsquery(q: string): string | null {
+  const terms = q.normalize("NFKC").toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  const unique = [...new Set(terms)].filter((t) => t.length <= 64).slice(0, 8);
+  return unique.length ? unique.map((t) => `${t}:*`).join(" & ") : null;
+}
+
+function page<T extends ProductRow>(rows: T[], limit: number) {
+  const has_more = rows.length > limit;
+  return { items: has_more ? rows.slice(0, limit) : rows, has_more };
+}
+
+export async function productPage(db: Drizzle, secret: string, q: ProductListQuery) {
+  const limit = q.limit ?? DEFAULT_LIMIT;
+  const scope = JSON.stringify(["products", q.category ?? "", q.min_price ?? "", q.max_price ?? "", q.currency ?? "", q.in_stock ?? ""]);
+  let after: { createdAt: string; id: string } | null = null;
+  if (q.cursor) {
+    const [createdAt, id] = await decodeCursor(secret, scope, q.cursor);
+    if (typeof createdAt !== "string" || !PG_TIMESTAMP.test(createdAt) || typeof id !== "string" || !UUID.test(id)) {
+      throw new ApiError("invalid_cursor");
+    }
+    after = { createdAt, id };
+  }
+  const filter = { category: q.category, minPrice: q.min_price, maxPrice: q.max_price, currency: q.currency, inStock: q.in_stock };
+  const { items, has_more } = page(await listProducts(db, filter, after, limit), limit);
+  const last = items.at(-1);
+  return {
+    data: items.map(toProductDto),
+    has_more,
+    next_cursor: has_more && last ? await encodeCursor(secret, scope, [last.createdAtKey, last.id]) : null,
+  };
+}
+
+export async function searchPage(db: Drizzle, secret: string, q: { q: string; limit?: number | undefined; cursor?: string | undefined }) {
+  const tsquery = toPrefixTsquery(q.q);
+  if (!tsquery) {
+    throw new ApiError("validation_error", "The search query has no searchable words.", {
+      errors: [{ field: "q", in: "query", code: "no_terms", message: "must contain at least one letter or digit" }],
+    });
+  }
+  const limit = q.limit ?? DEFAULT_LIMIT;
+  const scope = JSON.stringify(["search", tsquery]);
+  let after: { rank: string; id: string } | null = null;
+  if (q.cursor) {
+    const [rank, id] = await decodeCursor(secret, scope, q.cursor);
+    if (typeof rank !== "string" || !PG_REAL.test(rank) || typeof id !== "string" || !UUID.test(id)) throw new ApiError("invalid_cursor");
+    after = { rank, id };
+  }
+  const { items, has_more } = page(await searchProducts(db, tsquery, after, limit), limit);
+  const last = items.at(-1);
+  return {
+    data: items.map(toProductDto),
+    has_more,
+    next_cursor: has_more && last ? await encodeCursor(secret, scope, [last.rankKey, last.id]) : null,
+  };
+}
+
+export async function productDetail(db: Drizzle, idOrSku: string): Promise<ProductRow> {
+  const p = await findProduct(db, idOrSku);
+  if (!p) throw new ApiError("not_found", `No active product has the id or SKU '${idOrSku}'.`);
+  return p;
+}
+
+export async function categoryList(db: Drizzle): Promise<CategoryDto[]> {
+  const rows = await listCategories(db);
+  return rows.map((c) => ({
+    id: c.id,
+    slug: c.slug,
+    name: c.name,
+    description: c.description,
+    parent_id: c.parentId,
+    product_count: c.productCount,
+    created_at: c.createdAt.toISOString(),
+    updated_at: c.updatedAt.toISOString(),
+  }));
+}

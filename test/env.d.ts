@@ -1,0 +1,6 @@
+declare namespace Cloudflare {
+  interface Env {
+    /** "postgres" or "embedded": which database the suite runs against. */
+    TEST_DATABASE_KIND: string;
+  }
+}

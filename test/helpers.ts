@@ -1,0 +1,69 @@
+/** Shared test helpers: call the worker, talk to the test database, check problem documents. */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import pg from "pg";
+import { expect } from "vitest";
+import worker from "../src/index.ts";
+
+export const BASE = "https://toko.test";
+
+/** A request through the worker's real entry (same path as production traffic). */
+export function api(path: string, init?: RequestInit): Promise<Response> {
+  return exports.default.fetch(new Request(`${BASE}${path}`, init));
+}
+
+/** Calls the handler directly and waits for its waitUntil work (cache writes) to finish. */
+export async function apiSettled(path: string, init?: RequestInit, bindings: Env = env): Promise<Response> {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(new Request(`${BASE}${path}`, init), bindings, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+/** A direct connection to the test database (bypassing the API), closed by the caller. */
+export async function connect(): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: env.HYPERDRIVE_FRESH.connectionString });
+  c.on("error", () => {});
+  await c.connect();
+  return c;
+}
+
+export async function sql<T extends pg.QueryResultRow = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
+  const c = await connect();
+  try {
+    return (await c.query<T>(text, params)).rows;
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  detail?: string;
+  instance: string;
+  request_id: string;
+  errors?: { field: string; in: string; code: string; message: string }[];
+  [k: string]: unknown;
+}
+
+/** Asserts an RFC 9457 problem with the given status and returns its body. */
+export async function expectProblem(res: Response, status: number, code?: string): Promise<Problem> {
+  expect(res.status).toBe(status);
+  expect(res.headers.get("content-type")).toBe("application/problem+json");
+  const body = (await res.json()) as Problem;
+  expect(body.status).toBe(status);
+  expect(body.type).toMatch(/^https:\/\//);
+  expect(body.title).toBeTruthy();
+  expect(body.request_id).toBe(res.headers.get("x-request-id"));
+  if (code) expect(body.code).toBe(code);
+  const text = JSON.stringify(body);
+  expect(text).not.toMatch(/at .+\.(ts|js):\d+|node_modules|stack/i);
+  return body;
+}
+
+export function uniqueSuffix(): string {
+  return crypto.randomUUID().slice(0, 8);
+}
