@@ -22,7 +22,14 @@ import { healthRouter } from "./routes/health.routes.ts";
 
 export const API_VERSION = "1.0.0";
 
-const HTTP_CODES: Record<number, ProblemCode> = { 400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 413: "payload_too_large", 415: "unsupported_media_type" };
+const HTTP_CODES: Record<number, ProblemCode> = {
+  400: "bad_request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  413: "payload_too_large",
+  415: "unsupported_media_type",
+};
 
 function renderError(err: Error, c: Context<AppEnv>): Response {
   const requestId = c.get("requestId") ?? crypto.randomUUID();
@@ -61,7 +68,9 @@ export function createApp() {
       app,
       onMethodNotAllowed: (c, methods) =>
         problemResponse(
-          new ApiError("method_not_allowed", `${c.req.method} is not supported here; use ${methods.join(", ")}.`, { headers: { Allow: methods.join(", ") } }),
+          new ApiError("method_not_allowed", `${c.req.method} is not supported here; use ${methods.join(", ")}.`, {
+            headers: { Allow: methods.join(", ") },
+          }),
           c.get("requestId"),
           c.req.path,
         ),
@@ -97,7 +106,13 @@ export function createApp() {
   app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Toko Edge API" }));
   app.get("/", (c) => c.json({ name: "toko-edge", docs: "/docs", openapi: "/openapi.json", api: "/api/v1" }));
 
-  app.notFound((c) => problemResponse(new ApiError("not_found", `Nothing is served at ${c.req.path}.`), c.get("requestId") ?? crypto.randomUUID(), c.req.path));
+  app.notFound((c) =>
+    problemResponse(
+      new ApiError("not_found", `Nothing is served at ${c.req.path}.`),
+      c.get("requestId") ?? crypto.randomUUID(),
+      c.req.path,
+    ),
+  );
   app.onError(renderError);
   return app;
 }

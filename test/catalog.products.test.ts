@@ -21,7 +21,11 @@ describe("GET /api/v1/products (happy)", () => {
     expect(page.has_more).toBe(true);
     expect(page.next_cursor).toEqual(expect.any(String));
     const p = page.data[0] as ProductDto;
-    expect(p).toMatchObject({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), price_cents: expect.any(Number), currency: expect.stringMatching(/^[A-Z]{3}$/) });
+    expect(p).toMatchObject({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      price_cents: expect.any(Number),
+      currency: expect.stringMatching(/^[A-Z]{3}$/),
+    });
     expect(Number.isInteger(p.price_cents)).toBe(true);
     expect(p.category).toMatchObject({ slug: expect.any(String) });
     const keys = page.data.map((x) => `${x.created_at}|${x.id}`);
@@ -90,7 +94,9 @@ describe("GET /api/v1/products (happy)", () => {
   });
 
   it("paginates a filtered list to its end", async () => {
-    const all = await sql<{ n: number }>("SELECT count(*)::int AS n FROM products p JOIN categories c ON c.id = p.category_id WHERE c.slug = 'toys' AND p.status = 'active'");
+    const all = await sql<{ n: number }>(
+      "SELECT count(*)::int AS n FROM products p JOIN categories c ON c.id = p.category_id WHERE c.slug = 'toys' AND p.status = 'active'",
+    );
     let cursor: string | null = null;
     let count = 0;
     do {
@@ -134,7 +140,11 @@ describe("GET /api/v1/products (errors)", () => {
 
   it("a cursor issued for other filters is a 400", async () => {
     const { next_cursor } = await getPage("?category=books&limit=5");
-    await expectProblem(await api(`/api/v1/products?category=toys&limit=5&cursor=${encodeURIComponent(next_cursor as string)}`), 400, "invalid_cursor");
+    await expectProblem(
+      await api(`/api/v1/products?category=toys&limit=5&cursor=${encodeURIComponent(next_cursor as string)}`),
+      400,
+      "invalid_cursor",
+    );
   });
 });
 
@@ -151,12 +161,19 @@ describe("GET /api/v1/products/{idOrSku}", () => {
     await expectProblem(await api("/api/v1/products/00000000-0000-4000-8000-000000000000"), 404, "not_found");
     await expectProblem(await api("/api/v1/products/NO-SUCH-SKU"), 404, "not_found");
     const sku = `ARCH-${uniqueSuffix()}`;
-    await sql("INSERT INTO products (sku, name, slug, price_cents, currency, status) VALUES ($1, 'Old', $2, 1, 'USD', 'archived')", [sku, sku.toLowerCase()]);
+    await sql("INSERT INTO products (sku, name, slug, price_cents, currency, status) VALUES ($1, 'Old', $2, 1, 'USD', 'archived')", [
+      sku,
+      sku.toLowerCase(),
+    ]);
     await expectProblem(await api(`/api/v1/products/${sku}`), 404, "not_found");
   });
 
   it("400 for a malformed reference (no database lookup)", async () => {
-    const p = await expectProblem(await api(`/api/v1/products/${encodeURIComponent("x'; drop table products;--")}`), 400, "validation_error");
+    const p = await expectProblem(
+      await api(`/api/v1/products/${encodeURIComponent("x'; drop table products;--")}`),
+      400,
+      "validation_error",
+    );
     expect(p.errors?.[0]).toMatchObject({ field: "idOrSku", in: "path" });
   });
 });

@@ -46,7 +46,9 @@ describe("GET /api/v1/search", () => {
       total++;
     } while (cursor && total < 100);
     expect(new Set(ids).size).toBe(ids.length);
-    const [count] = await sql<{ n: number }>("SELECT count(*)::int AS n FROM products WHERE status = 'active' AND search_vector @@ to_tsquery('english', 'laptop:*')");
+    const [count] = await sql<{ n: number }>(
+      "SELECT count(*)::int AS n FROM products WHERE status = 'active' AND search_vector @@ to_tsquery('english', 'laptop:*')",
+    );
     expect(ids.length).toBe(count?.n);
   });
 
@@ -70,6 +72,10 @@ describe("GET /api/v1/search", () => {
   it("400 without q, and for a cursor from another search", async () => {
     await expectProblem(await api("/api/v1/search"), 400, "validation_error");
     const first = await search("laptop", "&limit=2");
-    await expectProblem(await api(`/api/v1/search?q=kettle&limit=2&cursor=${encodeURIComponent(first.next_cursor as string)}`), 400, "invalid_cursor");
+    await expectProblem(
+      await api(`/api/v1/search?q=kettle&limit=2&cursor=${encodeURIComponent(first.next_cursor as string)}`),
+      400,
+      "invalid_cursor",
+    );
   });
 });

@@ -21,7 +21,7 @@ describe("configuration", () => {
     await expectProblem(await apiSettled("/health/live", undefined, bad), 503);
     const logged = spy.mock.calls.map((c) => String(c[0])).join("\n");
     expect(logged).toContain("CATALOG_CACHE_TTL_SEC");
-    expect(logged).not.toContain("short\"");
+    expect(logged).not.toContain('short"');
     spy.mockRestore();
   });
 });

@@ -44,7 +44,9 @@ describe("edge cache", () => {
   });
 
   it("tags a product detail with product, category and catalog", async () => {
-    const [row] = await sql<{ id: string; sku: string; category_id: string }>("SELECT id, sku, category_id FROM products WHERE category_id IS NOT NULL LIMIT 1");
+    const [row] = await sql<{ id: string; sku: string; category_id: string }>(
+      "SELECT id, sku, category_id FROM products WHERE category_id IS NOT NULL LIMIT 1",
+    );
     const res = await apiSettled(`/api/v1/products/${row?.sku}`);
     expect(res.headers.get("cache-tag")?.split(",")).toEqual([`product:${row?.id}`, `category:${row?.category_id}`, "catalog"]);
   });

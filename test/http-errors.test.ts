@@ -1,7 +1,8 @@
 /** The HTTP foundation: every failure is problem+json with the request id; no internals leak. */
-import { createRoute, z } from "@hono/zod-openapi";
+
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { createRoute, z } from "@hono/zod-openapi";
 import { describe, expect, it, vi } from "vitest";
 import { createApp } from "../src/app.ts";
 import { api, expectProblem } from "./helpers.ts";
@@ -105,7 +106,12 @@ describe("problem+json errors", () => {
         else ctrl.close();
       },
     });
-    const res = await call("/__probe/echo", { method: "POST", body: stream, headers: { "Content-Type": "application/json" }, duplex: "half" } as RequestInit);
+    const res = await call("/__probe/echo", {
+      method: "POST",
+      body: stream,
+      headers: { "Content-Type": "application/json" },
+      duplex: "half",
+    } as RequestInit);
     await expectProblem(res, 413, "payload_too_large");
   });
 
@@ -155,12 +161,24 @@ describe("JSON access log", () => {
     const spy = vi.spyOn(console, "log").mockImplementation((l: unknown) => void lines.push(String(l)));
     const quiet = { ...env, LOG_LEVEL: "info" };
     const ctx = createExecutionContext();
-    await app.request("/api/v1/products?limit=2", { headers: { "X-Request-Id": "log-test-00001", Authorization: "Bearer s3cr3t-token" } }, quiet, ctx);
+    await app.request(
+      "/api/v1/products?limit=2",
+      { headers: { "X-Request-Id": "log-test-00001", Authorization: "Bearer s3cr3t-token" } },
+      quiet,
+      ctx,
+    );
     await waitOnExecutionContext(ctx);
     spy.mockRestore();
     const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.request_id === "log-test-00001");
     expect(entries).toHaveLength(1);
-    expect(entries[0]).toMatchObject({ level: "info", request_id: "log-test-00001", method: "GET", route: "/api/v1/products", status: 200, component: "http" });
+    expect(entries[0]).toMatchObject({
+      level: "info",
+      request_id: "log-test-00001",
+      method: "GET",
+      route: "/api/v1/products",
+      status: 200,
+      component: "http",
+    });
     expect(typeof entries[0]?.duration_ms).toBe("number");
     expect(typeof entries[0]?.ts).toBe("string");
     const all = lines.join("\n");

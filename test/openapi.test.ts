@@ -5,9 +5,13 @@ describe("OpenAPI", () => {
   it("serves an OpenAPI 3.1 document generated from the validating schemas", async () => {
     const res = await api("/openapi.json");
     expect(res.status).toBe(200);
-    const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, { parameters?: { name: string; schema: Record<string, unknown> }[] }>> };
+    const doc = (await res.json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, { parameters?: { name: string; schema: Record<string, unknown> }[] }>>;
+    };
     expect(doc.openapi).toBe("3.1.0");
-    for (const p of ["/api/v1/products", "/api/v1/products/{idOrSku}", "/api/v1/categories", "/api/v1/search", "/health/ready"]) expect(doc.paths[p]).toBeDefined();
+    for (const p of ["/api/v1/products", "/api/v1/products/{idOrSku}", "/api/v1/categories", "/api/v1/search", "/health/ready"])
+      expect(doc.paths[p]).toBeDefined();
     const limit = doc.paths["/api/v1/products"]?.get?.parameters?.find((x) => x.name === "limit");
     expect(limit?.schema).toMatchObject({ type: "integer", minimum: 1, maximum: 100 });
   });

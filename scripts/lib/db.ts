@@ -2,10 +2,11 @@
  * Database helpers shared by the dev server, the test global setup, the
  * benchmark harness and the db:* scripts. Node only (never bundled into the worker).
  */
+
+import { fileURLToPath } from "node:url";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
-import { fileURLToPath } from "node:url";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../../migrations", import.meta.url));
 

@@ -105,7 +105,13 @@ export async function seedCatalog(url: string, opts: { products?: number } = {})
          SELECT * , t.created_at FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
            AS t(id, slug, name, description, created_at)
          ON CONFLICT (slug) DO NOTHING`,
-        [cats.map((x) => x.id), cats.map((x) => x.slug), cats.map((x) => x.name), cats.map((x) => x.description), cats.map((x) => x.createdAt)],
+        [
+          cats.map((x) => x.id),
+          cats.map((x) => x.slug),
+          cats.map((x) => x.name),
+          cats.map((x) => x.description),
+          cats.map((x) => x.createdAt),
+        ],
       );
       let inserted = 0;
       for (let i = 0; i < products.length; i += 500) {
@@ -116,7 +122,18 @@ export async function seedCatalog(url: string, opts: { products?: number } = {})
            SELECT t.*, t.created_at FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::uuid[], $9::int[], $10::timestamptz[])
              AS t(id, sku, name, slug, description, price_cents, currency, category_id, stock, created_at)
            ON CONFLICT DO NOTHING`,
-          [col("id"), col("sku"), col("name"), col("slug"), col("description"), col("priceCents"), col("currency"), col("categoryId"), col("stock"), col("createdAt")],
+          [
+            col("id"),
+            col("sku"),
+            col("name"),
+            col("slug"),
+            col("description"),
+            col("priceCents"),
+            col("currency"),
+            col("categoryId"),
+            col("stock"),
+            col("createdAt"),
+          ],
         );
         inserted += res.rowCount ?? 0;
       }

@@ -8,7 +8,12 @@ export function toFieldErrors(error: ZodError, target: string): FieldError[] {
   const where = WHERE[target] ?? "body";
   return error.issues.flatMap((i): FieldError[] => {
     if (i.code === "unrecognized_keys") {
-      return i.keys.map((k) => ({ field: [...i.path, k].join("."), in: where, code: "unknown_field", message: "is not a recognised field" }));
+      return i.keys.map((k) => ({
+        field: [...i.path, k].join("."),
+        in: where,
+        code: "unknown_field",
+        message: "is not a recognised field",
+      }));
     }
     return [{ field: i.path.join(".") || "(root)", in: where, code: i.code, message: i.message }];
   });

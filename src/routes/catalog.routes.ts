@@ -25,7 +25,10 @@ export const catalogRouter = createRouter()
       path: "/categories",
       tags: ["Catalogue"],
       summary: "List categories",
-      responses: { 200: { ...json(CategoryListSchema, "All categories with active product counts"), headers: cachedHeaders }, ...problemResponses },
+      responses: {
+        200: { ...json(CategoryListSchema, "All categories with active product counts"), headers: cachedHeaders },
+        ...problemResponses,
+      },
     }),
     async (c) => {
       const data = await categoryList(await c.get("db").orm());

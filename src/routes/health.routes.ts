@@ -48,6 +48,8 @@ export const healthRouter = createRouter()
       } finally {
         clearTimeout(timer);
       }
-      return c.json({ status: "ok" as const, checks: { database: `ok (${Date.now() - started} ms)` } }, 200, { "Cache-Control": "no-store" });
+      return c.json({ status: "ok" as const, checks: { database: `ok (${Date.now() - started} ms)` } }, 200, {
+        "Cache-Control": "no-store",
+      });
     },
   );

@@ -2,9 +2,7 @@
 import { z } from "@hono/zod-openapi";
 import { CurrencySchema, CursorSchema, LimitSchema, queryBool, queryInt } from "./common.ts";
 
-export const CategoryRefSchema = z
-  .object({ id: z.string().uuid(), slug: z.string(), name: z.string() })
-  .openapi("CategoryRef");
+export const CategoryRefSchema = z.object({ id: z.string().uuid(), slug: z.string(), name: z.string() }).openapi("CategoryRef");
 
 export const CategorySchema = z
   .object({

@@ -1,6 +1,7 @@
 /** Public catalogue rules: paging, cursor scopes, search terms, the public product shape. */
-import type { Drizzle } from "../db/client.ts";
+
 import { findProduct, listCategories, listProducts, type ProductRow, searchProducts } from "../db/catalog.repo.ts";
+import type { Drizzle } from "../db/client.ts";
 import { decodeCursor, encodeCursor } from "../lib/cursor.ts";
 import { ApiError } from "../lib/problem.ts";
 import type { CategoryDto, ProductDto, ProductListQuery } from "../schemas/catalog.ts";
@@ -35,7 +36,11 @@ export function productTags(p: ProductRow): string[] {
 
 /** Turns free text into a prefix tsquery: letters and digits only, so no tsquery syntax gets through. */
 export function toPrefixTsquery(q: string): string | null {
-  const terms = q.normalize("NFKC").toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  const terms =
+    q
+      .normalize("NFKC")
+      .toLowerCase()
+      .match(/[\p{L}\p{N}]+/gu) ?? [];
   const unique = [...new Set(terms)].filter((t) => t.length <= 64).slice(0, 8);
   return unique.length ? unique.map((t) => `${t}:*`).join(" & ") : null;
 }
