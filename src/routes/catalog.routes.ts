@@ -23,6 +23,7 @@ export const catalogRouter = createRouter()
     createRoute({
       method: "get",
       path: "/categories",
+      operationId: "listCategories",
       tags: ["Catalogue"],
       summary: "List categories",
       responses: {
@@ -40,6 +41,7 @@ export const catalogRouter = createRouter()
     createRoute({
       method: "get",
       path: "/products",
+      operationId: "listProducts",
       tags: ["Catalogue"],
       summary: "List active products, newest first",
       description: "Keyset pagination over (created_at, id): stable while products are added.",
@@ -57,6 +59,7 @@ export const catalogRouter = createRouter()
     createRoute({
       method: "get",
       path: "/products/{idOrSku}",
+      operationId: "getProduct",
       tags: ["Catalogue"],
       summary: "Get a product by id or SKU",
       request: { params: ProductRefParamSchema },
@@ -72,6 +75,7 @@ export const catalogRouter = createRouter()
     createRoute({
       method: "get",
       path: "/search",
+      operationId: "searchProducts",
       tags: ["Catalogue"],
       summary: "Full-text product search",
       description: "Ranked Postgres full-text search; every word also matches as a prefix (`lapt` finds Laptop).",

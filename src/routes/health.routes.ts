@@ -12,9 +12,14 @@ export const healthRouter = createRouter()
     createRoute({
       method: "get",
       path: "/live",
+      operationId: "healthLive",
       tags: ["Health"],
       summary: "Liveness",
-      responses: { 200: { description: "The isolate serves requests", content: { "application/json": { schema: HealthSchema } } } },
+      responses: {
+        200: { description: "The isolate serves requests", content: { "application/json": { schema: HealthSchema } } },
+        405: { description: "Only GET and HEAD", content: { "application/problem+json": { schema: ProblemSchema } } },
+        503: { description: "Misconfigured: refusing to serve", content: { "application/problem+json": { schema: ProblemSchema } } },
+      },
     }),
     (c) => c.json({ status: "ok" as const }, 200, { "Cache-Control": "no-store" }),
   )
@@ -22,10 +27,12 @@ export const healthRouter = createRouter()
     createRoute({
       method: "get",
       path: "/ready",
+      operationId: "healthReady",
       tags: ["Health"],
       summary: "Readiness (database reachable)",
       responses: {
         200: { description: "Dependencies answer", content: { "application/json": { schema: HealthSchema } } },
+        405: { description: "Only GET and HEAD", content: { "application/problem+json": { schema: ProblemSchema } } },
         503: { description: "A dependency is down", content: { "application/problem+json": { schema: ProblemSchema } } },
       },
     }),
