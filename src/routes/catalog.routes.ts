@@ -32,7 +32,7 @@ export const catalogRouter = createRouter()
       },
     }),
     async (c) => {
-      const data = await categoryList(await c.get("db").orm());
+      const data = await categoryList(await c.get("dbFresh").orm());
       c.set("cacheTags", ["catalog", "categories"]);
       return c.json({ data }, 200);
     },
@@ -50,7 +50,7 @@ export const catalogRouter = createRouter()
     }),
     async (c) => {
       const q = c.req.valid("query");
-      const page = await productPage(await c.get("db").orm(), c.get("config").CURSOR_SECRET, q);
+      const page = await productPage(await c.get("dbFresh").orm(), c.get("config").CURSOR_SECRET, q);
       c.set("cacheTags", ["catalog", "products", ...(q.category ? [`category:${q.category}`] : [])]);
       return c.json(page, 200);
     },
@@ -66,7 +66,7 @@ export const catalogRouter = createRouter()
       responses: { 200: { ...json(ProductSchema, "The product"), headers: cachedHeaders }, ...problemResponses },
     }),
     async (c) => {
-      const p = await productDetail(await c.get("db").orm(), c.req.valid("param").idOrSku);
+      const p = await productDetail(await c.get("dbFresh").orm(), c.req.valid("param").idOrSku);
       c.set("cacheTags", productTags(p));
       return c.json(toProductDto(p), 200);
     },
@@ -83,7 +83,7 @@ export const catalogRouter = createRouter()
       responses: { 200: { ...json(ProductListSchema, "Matching products, best first"), headers: cachedHeaders }, ...problemResponses },
     }),
     async (c) => {
-      const page = await searchPage(await c.get("db").orm(), c.get("config").CURSOR_SECRET, c.req.valid("query"));
+      const page = await searchPage(await c.get("dbFresh").orm(), c.get("config").CURSOR_SECRET, c.req.valid("query"));
       c.set("cacheTags", ["catalog", "search"]);
       return c.json(page, 200);
     },
