@@ -14,6 +14,7 @@ export default defineConfig({
             LOG_LEVEL: "error",
             CORS_ORIGINS: "https://shop.example.com,https://admin.example.com",
             CURSOR_SECRET: "test-cursor-secret-0123456789abcdef0123456789",
+            JWT_SECRET: "test-jwt-secret-0123456789abcdef0123456789abcdef",
             TEST_DATABASE_KIND: inject<string>("pgKind"),
           },
         },

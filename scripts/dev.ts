@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { ensureDatabase, redact, runMigrations } from "./lib/db.ts";
 import { ensureDevVars } from "./lib/dev-vars.ts";
 import { startEmbeddedPostgres } from "./lib/embedded-postgres.ts";
-import { catalogIsEmpty, seedCatalog } from "./lib/seed.ts";
+import { catalogIsEmpty, seedAdmin, seedCatalog } from "./lib/seed.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
@@ -42,6 +42,13 @@ await runMigrations(url);
 if (await catalogIsEmpty(url)) {
   const res = await seedCatalog(url);
   console.log(`[dev] seeded demo catalogue: ${res.categories} categories, ${res.products} products`);
+}
+const adminEmail = process.env.ADMIN_EMAIL ?? "admin@toko.local";
+const admin = await seedAdmin(url, adminEmail, process.env.ADMIN_PASSWORD || undefined);
+if (admin.generatedPassword) {
+  console.log(
+    `[dev] created ADMIN ${adminEmail} with password ${admin.generatedPassword}  (printed once; set ADMIN_PASSWORD to choose it)`,
+  );
 }
 console.log(`[dev] database ${redact(url)} ready`);
 

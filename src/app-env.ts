@@ -1,6 +1,7 @@
 import type { Config } from "./config.ts";
 import type { Database } from "./db/client.ts";
 import type { Logger } from "./lib/logger.ts";
+import type { Principal } from "./lib/tokens.ts";
 
 /** The one Hono environment of the app: bindings from `wrangler types`, per-request variables. */
 export interface AppEnv {
@@ -15,5 +16,7 @@ export interface AppEnv {
     dbFresh: Database;
     /** Cache-Tag values for the edge cache, set by cacheable handlers. */
     cacheTags: string[];
+    /** The authenticated caller (set by requireAuth). */
+    principal: Principal;
   };
 }

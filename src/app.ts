@@ -14,11 +14,15 @@ import type { AppEnv } from "./app-env.ts";
 import { errorFields } from "./lib/logger.ts";
 import { ApiError, type ProblemCode, problemResponse } from "./lib/problem.ts";
 import { validationHook } from "./lib/validation.ts";
+import { requireAuth, requireRole } from "./middleware/auth.ts";
 import { edgeCache } from "./middleware/edge-cache.ts";
 import { jsonBody } from "./middleware/json-body.ts";
 import { requestContext } from "./middleware/request-context.ts";
+import { adminCatalogRouter } from "./routes/admin-catalog.routes.ts";
+import { authRouter } from "./routes/auth.routes.ts";
 import { catalogRouter } from "./routes/catalog.routes.ts";
 import { healthRouter } from "./routes/health.routes.ts";
+import { usersRouter } from "./routes/users.routes.ts";
 
 export const API_VERSION = "1.0.0";
 
@@ -41,7 +45,12 @@ function renderError(err: Error, c: Context<AppEnv>): Response {
     apiError = new ApiError(code);
   } else {
     // Log the internals; the client only learns that it failed and under which request id.
-    c.get("log")?.error("unhandled error", { component: "http", ...errorFields(err), stack: err.stack });
+    const fields = errorFields(err);
+    c.get("log")?.error("unhandled error", {
+      component: "http",
+      ...fields,
+      stack: /^Failed query/.test(err.message) ? undefined : err.stack,
+    });
     apiError = new ApiError("internal_error", "Something went wrong on our side. Quote the request id if you contact support.");
   }
   return problemResponse(apiError, requestId, c.req.path);
@@ -76,7 +85,10 @@ export function createApp() {
         ),
     }),
   );
-  app.use(jsonBody());
+  // Who may call what: one place. Authentication runs before any body is read.
+  app.use("/api/v1/users/*", requireAuth());
+  app.use("/api/v1/admin/*", requireAuth(), requireRole("ADMIN"));
+  app.use(jsonBody({ "/api/v1/admin/products/import": (cfg) => cfg.MAX_IMPORT_BODY_BYTES }));
 
   // Public reads cached at the edge; defaults folded into the key.
   const cached = (defaults?: Record<string, string>) =>
@@ -88,6 +100,16 @@ export function createApp() {
 
   app.route("/health", healthRouter);
   app.route("/api/v1", catalogRouter);
+  app.route("/api/v1/auth", authRouter);
+  app.route("/api/v1/users", usersRouter);
+  app.route("/api/v1/admin", adminCatalogRouter);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: "Access token from POST /api/v1/auth/login",
+  });
 
   app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",
@@ -100,6 +122,8 @@ export function createApp() {
     servers: [{ url: new URL(c.req.url).origin }],
     tags: [
       { name: "Catalogue", description: "Public, edge-cached reads" },
+      { name: "Accounts", description: "Signup, login, your account" },
+      { name: "Admin", description: "Catalogue management (role ADMIN)" },
       { name: "Health", description: "Probes" },
     ],
   }));

@@ -8,26 +8,56 @@ import { z } from "zod";
 const seconds = z.coerce.number().int().min(0).max(31_536_000);
 const millis = z.coerce.number().int().min(1).max(120_000);
 
-const schema = z.object({
-  ENVIRONMENT: z.enum(["development", "test", "staging", "production"]),
-  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
-  CORS_ORIGINS: z
-    .string()
-    .default("*")
-    .transform((s) =>
-      s
-        .split(",")
-        .map((o) => o.trim())
-        .filter(Boolean),
-    ),
-  CATALOG_CACHE_TTL_SEC: seconds.default(60),
-  CATALOG_CACHE_SWR_SEC: seconds.default(300),
-  CATALOG_BROWSER_TTL_SEC: seconds.default(30),
-  DB_QUERY_TIMEOUT_MS: millis.default(5000),
-  HEALTH_DB_TIMEOUT_MS: millis.default(1500),
-  MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(65_536),
-  CURSOR_SECRET: z.string().min(32, "must be at least 32 characters"),
-});
+const schema = z
+  .object({
+    ENVIRONMENT: z.enum(["development", "test", "staging", "production"]),
+    LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+    CORS_ORIGINS: z
+      .string()
+      .default("*")
+      .transform((s) =>
+        s
+          .split(",")
+          .map((o) => o.trim())
+          .filter(Boolean),
+      ),
+    CATALOG_CACHE_TTL_SEC: seconds.default(60),
+    CATALOG_CACHE_SWR_SEC: seconds.default(300),
+    CATALOG_BROWSER_TTL_SEC: seconds.default(30),
+    DB_QUERY_TIMEOUT_MS: millis.default(5000),
+    HEALTH_DB_TIMEOUT_MS: millis.default(1500),
+    MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(65_536),
+    MAX_IMPORT_BODY_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(1_048_576),
+    CURSOR_SECRET: z.string().min(32, "must be at least 32 characters"),
+    JWT_SECRET: z.string().min(32, "must be at least 32 characters"),
+    JWT_ISSUER: z.string().min(1).default("toko-edge"),
+    JWT_AUDIENCE: z.string().min(1).default("toko-edge-api"),
+    JWT_TTL_SEC: z.coerce.number().int().min(60).max(86_400).default(3600),
+    LOGIN_MAX_FAILURES: z.coerce.number().int().min(2).max(100).default(5),
+    LOGIN_DELAY_AFTER: z.coerce.number().int().min(1).max(100).default(3),
+    LOGIN_IP_MAX_FAILURES: z.coerce.number().int().min(2).max(10_000).default(20),
+    LOGIN_LOCKOUT_SEC: z.coerce.number().int().min(1).max(86_400).default(900),
+    /** Zone purge by Cache-Tag: both set, or neither. */
+    CLOUDFLARE_ZONE_ID: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/, "must be a 32-hex-digit zone id")
+      .optional()
+      .or(z.literal("").transform(() => undefined)),
+    CLOUDFLARE_API_TOKEN: z
+      .string()
+      .min(20)
+      .optional()
+      .or(z.literal("").transform(() => undefined)),
+    CLOUDFLARE_API_BASE: z.string().url().default("https://api.cloudflare.com/client/v4"),
+  })
+  .refine((c) => !c.CLOUDFLARE_ZONE_ID || c.CLOUDFLARE_API_TOKEN, {
+    path: ["CLOUDFLARE_API_TOKEN"],
+    message: "is required when CLOUDFLARE_ZONE_ID is set",
+  })
+  .refine((c) => c.LOGIN_DELAY_AFTER < c.LOGIN_MAX_FAILURES, {
+    path: ["LOGIN_DELAY_AFTER"],
+    message: "must be below LOGIN_MAX_FAILURES",
+  });
 
 export type Config = z.infer<typeof schema>;
 

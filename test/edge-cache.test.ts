@@ -23,7 +23,7 @@ describe("edge cache", () => {
   it("normalises the key: parameter order and defaults share one entry", async () => {
     expect((await apiSettled("/api/v1/products?in_stock=true&currency=USD")).headers.get("x-cache")).toBe("MISS");
     expect((await apiSettled("/api/v1/products?currency=USD&in_stock=true&limit=20")).headers.get("x-cache")).toBe("HIT");
-    expect(cacheKey(new URL("https://x.test/p?b=2&a=1&c="), { limit: "20" })).toBe("https://x.test/__edge-cache/v1/p?a=1&b=2&limit=20");
+    expect(cacheKey(new URL("https://x.test/p?b=2&a=1&c="), { limit: "20" })).toBe("https://x.test/__edge-cache/v1/0/p?a=1&b=2&limit=20");
   });
 
   it("answers 304 to If-None-Match with the ETag, on HIT and on MISS", async () => {

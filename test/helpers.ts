@@ -67,3 +67,33 @@ export async function expectProblem(res: Response, status: number, code?: string
 export function uniqueSuffix(): string {
   return crypto.randomUUID().slice(0, 8);
 }
+
+export interface TestUser {
+  id: string;
+  email: string;
+  password: string;
+  role: "ADMIN" | "USER";
+  token: string;
+  auth: Record<string, string>;
+}
+
+/** Creates an account directly in the database and mints a token with the app's own issuer. */
+export async function createUser(role: "ADMIN" | "USER" = "USER"): Promise<TestUser> {
+  const { hashPassword } = await import("../src/lib/password.ts");
+  const { issueAccessToken } = await import("../src/lib/tokens.ts");
+  const { loadConfig } = await import("../src/config.ts");
+  const email = `${role.toLowerCase()}-${uniqueSuffix()}@example.com`;
+  const password = `pw-${crypto.randomUUID()}`;
+  const [row] = await sql<{ id: string }>("INSERT INTO users (email, password_hash, role) VALUES ($1, $2, $3) RETURNING id", [
+    email,
+    await hashPassword(password, 1000),
+    role,
+  ]);
+  const id = row?.id as string;
+  const { token } = await issueAccessToken(loadConfig(env), { userId: id, role });
+  return { id, email, password, role, token, auth: { Authorization: `Bearer ${token}` } };
+}
+
+export function jsonInit(method: string, body: unknown, headers: Record<string, string> = {}): RequestInit {
+  return { method, body: JSON.stringify(body), headers: { "Content-Type": "application/json", ...headers } };
+}

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 /** Secrets the worker requires (keep in sync with `[secrets] required` in wrangler.toml). */
-export const LOCAL_SECRETS = ["CURSOR_SECRET"] as const;
+export const LOCAL_SECRETS = ["CURSOR_SECRET", "JWT_SECRET"] as const;
 
 export function ensureDevVars(path: string): string[] {
   const current = existsSync(path) ? readFileSync(path, "utf8") : "";

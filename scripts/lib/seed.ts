@@ -150,3 +150,28 @@ export async function seedCatalog(url: string, opts: { products?: number } = {})
 export async function catalogIsEmpty(url: string): Promise<boolean> {
   return withClient(url, async (c) => (await c.query("SELECT 1 FROM products LIMIT 1")).rowCount === 0);
 }
+
+/**
+ * Creates the first ADMIN (idempotent: an existing account is left untouched).
+ * Returns the password only when it was generated here, so the caller can print it once.
+ */
+export async function seedAdmin(url: string, email: string, password?: string): Promise<{ created: boolean; generatedPassword?: string }> {
+  const { hashPassword } = await import("../../src/lib/password.ts");
+  const { normaliseEmail, passwordProblems } = await import("../../src/lib/password-policy.ts");
+  const normalised = normaliseEmail(email);
+  const generated = password
+    ? undefined
+    : crypto.getRandomValues(new Uint8Array(18)).reduce((s, b) => s + b.toString(36).padStart(2, "0"), "");
+  const secret = password ?? (generated as string);
+  const problems = passwordProblems(secret, normalised);
+  if (problems.length) throw new Error(`ADMIN_PASSWORD ${problems.join(", ")}`);
+  const hash = await hashPassword(secret);
+  return withClient(url, async (c) => {
+    const res = await c.query("INSERT INTO users (email, password_hash, role) VALUES ($1, $2, 'ADMIN') ON CONFLICT (email) DO NOTHING", [
+      normalised,
+      hash,
+    ]);
+    const created = (res.rowCount ?? 0) > 0;
+    return created && generated ? { created, generatedPassword: generated } : { created };
+  });
+}

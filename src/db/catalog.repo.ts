@@ -83,13 +83,13 @@ export async function listProducts(
   return rows.map(toRow);
 }
 
-export async function findProduct(db: Drizzle, idOrSku: string): Promise<ProductRow | null> {
+export async function findProduct(db: Drizzle, idOrSku: string, opts: { includeArchived?: boolean } = {}): Promise<ProductRow | null> {
   const key = UUID.test(idOrSku) ? eq(products.id, idOrSku.toLowerCase()) : eq(products.sku, idOrSku);
   const rows = await db
     .select(productColumns)
     .from(products)
     .leftJoin(categories, eq(categories.id, products.categoryId))
-    .where(and(key, eq(products.status, "active")))
+    .where(opts.includeArchived ? key : and(key, eq(products.status, "active")))
     .limit(1);
   return rows[0] ? toRow(rows[0]) : null;
 }

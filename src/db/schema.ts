@@ -1,9 +1,22 @@
 import { sql } from "drizzle-orm";
-import { check, customType, index, integer, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import {
+  type AnyPgColumn,
+  check,
+  customType,
+  index,
+  integer,
+  pgEnum,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
 
 const tsvector = customType<{ data: string }>({ dataType: () => "tsvector" });
 
 export const productStatus = pgEnum("product_status", ["active", "archived"]);
+export const userRole = pgEnum("user_role", ["ADMIN", "USER"]);
 
 export const categories = pgTable(
   "categories",
@@ -12,7 +25,7 @@ export const categories = pgTable(
     slug: text("slug").notNull(),
     name: text("name").notNull(),
     description: text("description").notNull().default(""),
-    parentId: uuid("parent_id"),
+    parentId: uuid("parent_id").references((): AnyPgColumn => categories.id, { onDelete: "restrict" }),
     createdAt: timestamp("created_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
   },
@@ -51,5 +64,29 @@ export const products = pgTable(
   ],
 );
 
+export const users = pgTable(
+  "users",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    /** Normalised: trimmed, NFKC, lower case. */
+    email: text("email").notNull(),
+    /** `pbkdf2-sha256$<iterations>$<salt b64url>$<hash b64url>`: parameters travel with the hash. */
+    passwordHash: text("password_hash").notNull(),
+    role: userRole("role").notNull().default("USER"),
+    createdAt: timestamp("created_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("users_email_key").on(t.email)],
+);
+
+/** Failed-login counters shared by every isolate: one row per account (`acct:`) or client IP (`ip:`). */
+export const loginThrottle = pgTable("login_throttle", {
+  key: text("key").primaryKey(),
+  failures: integer("failures").notNull().default(0),
+  lastFailureAt: timestamp("last_failure_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
+  lockedUntil: timestamp("locked_until", { withTimezone: true, precision: 6 }),
+});
+
 export type Category = typeof categories.$inferSelect;
 export type Product = typeof products.$inferSelect;
+export type User = typeof users.$inferSelect;

@@ -33,6 +33,11 @@ export function createLogger(level: LogLevel = "info", base: Record<string, unkn
 
 /** Error details fit for a log line: name and message, never the stack of a user-facing error. */
 export function errorFields(err: unknown): Record<string, unknown> {
-  if (err instanceof Error) return { error: err.name, error_message: err.message };
-  return { error: String(err) };
+  if (!(err instanceof Error)) return { error: "non-error thrown" };
+  // Query-builder errors embed the SQL parameters (emails, hashes…): log the driver's cause instead.
+  const cause = (err as { cause?: unknown }).cause;
+  if (/^Failed query/.test(err.message) && cause instanceof Error) {
+    return { error: err.name, error_message: cause.message.slice(0, 300), pg_code: (cause as { code?: string }).code };
+  }
+  return { error: err.name, error_message: err.message.slice(0, 300) };
 }

@@ -1,6 +1,6 @@
 /**
  * Cache-aside for public GET reads in the Cache API (per data centre).
- * Key: the normalised URL (sorted params, defaults applied). A fresh entry is
+ * Key: the catalogue generation + the normalised URL (sorted params, defaults applied). A fresh entry is
  * a HIT; within the stale-while-revalidate window it is served as STALE while
  * one background request refreshes it; errors are never stored.
  * Clients get `Cache-Control` with s-maxage/SWR, a strong ETag and 304s.
@@ -8,6 +8,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env.ts";
 import { b64url } from "../lib/cursor.ts";
+import { catalogGeneration } from "../services/cache-invalidation.ts";
 
 const STORED_AT = "x-toko-stored-at";
 const KEPT_HEADERS = ["content-type", "etag", "cache-tag", "content-language"];
@@ -22,14 +23,14 @@ export interface EdgeCacheOptions {
   refetch?: (req: Request, c: Context<AppEnv>) => Promise<Response>;
 }
 
-export function cacheKey(url: URL, defaults: Record<string, string> = {}): string {
+export function cacheKey(url: URL, defaults: Record<string, string> = {}, generation = "0"): string {
   const params = new Map<string, string[]>();
   for (const [k, v] of url.searchParams) if (v.trim() !== "") params.set(k, [...(params.get(k) ?? []), v.trim()]);
   for (const [k, v] of Object.entries(defaults)) if (!params.has(k)) params.set(k, [v]);
   const pairs = [...params].flatMap(([k, vs]) => vs.map((v) => [k, v] as const));
   pairs.sort(([a, av], [b, bv]) => (a === b ? (av < bv ? -1 : av > bv ? 1 : 0) : a < b ? -1 : 1));
   const qs = new URLSearchParams(pairs as [string, string][]).toString();
-  return `${url.origin}/__edge-cache/v1${url.pathname}${qs ? `?${qs}` : ""}`;
+  return `${url.origin}/__edge-cache/v1/${generation}${url.pathname}${qs ? `?${qs}` : ""}`;
 }
 
 /** RFC 9110 If-None-Match: weak comparison, list or `*`. */
@@ -53,7 +54,9 @@ export function edgeCache(opts: EdgeCacheOptions = {}): MiddlewareHandler<AppEnv
     const swr = cfg.CATALOG_CACHE_SWR_SEC;
     const publicCacheControl = `public, max-age=${Math.min(cfg.CATALOG_BROWSER_TTL_SEC, ttl)}, s-maxage=${ttl}, stale-while-revalidate=${swr}`;
     const cache = caches.default;
-    const key = cacheKey(new URL(c.req.url), opts.defaults);
+    const url = new URL(c.req.url);
+    // The catalogue generation is part of the key: a write bumps it, so the next read here misses.
+    const key = cacheKey(url, opts.defaults, ttl > 0 ? await catalogGeneration(url.origin) : "0");
     const isRevalidation = revalidateToken !== undefined && c.req.header("x-toko-revalidate") === revalidateToken;
 
     const serve = (stored: Response, status: "HIT" | "STALE" | "MISS", age: number) => {

@@ -6,6 +6,7 @@
 import type { MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import type { AppEnv } from "../app-env.ts";
+import type { Config } from "../config.ts";
 import { ApiError } from "../lib/problem.ts";
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
@@ -39,13 +40,17 @@ async function readCapped(req: Request, cap: number): Promise<string> {
   }
 }
 
-export function jsonBody(): MiddlewareHandler<AppEnv> {
+/** Per-path byte caps that differ from MAX_BODY_BYTES (e.g. bulk import). */
+export type BodyLimits = Record<string, (cfg: Config) => number>;
+
+export function jsonBody(limits: BodyLimits = {}): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (!BODY_METHODS.has(c.req.method)) return next();
     // Only when a route exists for this method: unknown routes fall through to 404/405.
     const routed = matchedRoutes(c).some((r) => r.method === c.req.method);
     if (!routed) return next();
-    const cap = c.get("config").MAX_BODY_BYTES;
+    const cfg = c.get("config");
+    const cap = limits[c.req.path]?.(cfg) ?? cfg.MAX_BODY_BYTES;
     const declared = Number(c.req.header("content-length") ?? "0");
     if (declared > cap) throw new ApiError("payload_too_large", `The request body exceeds ${cap} bytes.`);
     const type = c.req.header("content-type") ?? "";

@@ -23,7 +23,7 @@ export const ProblemSchema = z
   })
   .openapi("Problem");
 
-const problem = (description: string) => ({
+export const problem = (description: string) => ({
   description,
   content: { "application/problem+json": { schema: ProblemSchema } },
 });
@@ -35,6 +35,14 @@ export const problemResponses = {
   500: problem("Unexpected error (no internals are disclosed)"),
   503: problem("Dependency unavailable"),
 } as const;
+
+/** Authenticated routes: missing/invalid token and insufficient role. */
+export const authResponses = {
+  401: problem("Missing, malformed, expired or otherwise invalid access token"),
+  403: problem("Authenticated, but the role does not allow it"),
+} as const;
+
+export const jsonContent = <T>(schema: T) => ({ "application/json": { schema } });
 
 /** Base-10 integer in a query string, bounded (no floats, no exponents, no signs). */
 export const queryInt = (min: number, max: number) =>

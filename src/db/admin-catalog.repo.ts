@@ -1,0 +1,119 @@
+/** SQL for admin catalogue writes. Every function takes a drizzle instance (or transaction). */
+import { eq, inArray, or, sql } from "drizzle-orm";
+import type { Drizzle } from "./client.ts";
+import { categories, products } from "./schema.ts";
+
+export interface NewProduct {
+  sku: string;
+  name: string;
+  slug: string;
+  description: string;
+  priceCents: number;
+  currency: string;
+  categoryId: string | null;
+  stock: number;
+  status: "active" | "archived";
+}
+
+export async function insertProduct(db: Drizzle, p: NewProduct): Promise<{ id: string; categoryId: string | null }> {
+  const [row] = await db.insert(products).values(p).returning({ id: products.id, categoryId: products.categoryId });
+  if (!row) throw new Error("insert returned no row");
+  return row;
+}
+
+/** Returns the previous category (for cache tags) or null when the product does not exist. */
+export async function updateProduct(
+  db: Drizzle,
+  id: string,
+  patch: Partial<NewProduct>,
+): Promise<{ before: string | null; after: string | null } | null> {
+  const rows = await db.execute<{ before: string | null; after: string | null }>(sql`
+    WITH old AS (SELECT id, category_id FROM products WHERE id = ${id} FOR UPDATE)
+    UPDATE products p SET ${sql.join(
+      [...Object.entries(patch).map(([k, v]) => sql`${sql.identifier(columnOf(k))} = ${v}`), sql`updated_at = now()`],
+      sql`, `,
+    )}
+    FROM old WHERE p.id = old.id
+    RETURNING old.category_id AS before, p.category_id AS after`);
+  return rows.rows[0] ?? null;
+}
+
+const COLUMNS: Record<string, string> = {
+  sku: "sku",
+  name: "name",
+  slug: "slug",
+  description: "description",
+  priceCents: "price_cents",
+  currency: "currency",
+  categoryId: "category_id",
+  stock: "stock",
+  status: "status",
+};
+function columnOf(key: string): string {
+  const col = COLUMNS[key];
+  if (!col) throw new Error(`unknown column ${key}`);
+  return col;
+}
+
+/** Atomic, conditional: never below zero. Null when the product is missing or stock would go negative. */
+export async function adjustStock(db: Drizzle, id: string, delta: number): Promise<{ stock: number } | null> {
+  const rows = await db
+    .update(products)
+    .set({ stock: sql`${products.stock} + ${delta}`, updatedAt: sql`now()` })
+    .where(sql`${products.id} = ${id} AND ${products.stock} + ${delta} >= 0`)
+    .returning({ stock: products.stock });
+  return rows[0] ?? null;
+}
+
+export async function productExists(db: Drizzle, id: string): Promise<{ stock: number } | null> {
+  const rows = await db.select({ stock: products.stock }).from(products).where(eq(products.id, id)).limit(1);
+  return rows[0] ?? null;
+}
+
+/** Multi-row insert; rows whose sku or slug already exists are skipped and reported by the caller. */
+export async function insertProductsSkippingConflicts(
+  db: Drizzle,
+  list: NewProduct[],
+): Promise<{ id: string; sku: string; categoryId: string | null }[]> {
+  // One jsonb parameter instead of thousands of bind parameters.
+  const rows = await db.execute<{ id: string; sku: string; category_id: string | null }>(sql`
+    INSERT INTO products (sku, name, slug, description, price_cents, currency, category_id, stock, status)
+    SELECT sku, name, slug, description, price_cents, currency, category_id, stock, status::product_status
+    FROM jsonb_to_recordset(${JSON.stringify(list.map((p) => ({ ...p, price_cents: p.priceCents, category_id: p.categoryId })))}::jsonb)
+      AS t(sku text, name text, slug text, description text, price_cents int, currency text, category_id uuid, stock int, status text)
+    ON CONFLICT DO NOTHING
+    RETURNING id, sku, category_id`);
+  return rows.rows.map((r) => ({ id: r.id, sku: r.sku, categoryId: r.category_id }));
+}
+
+export async function existingSkusOrSlugs(db: Drizzle, skus: string[], slugs: string[]): Promise<{ sku: string; slug: string }[]> {
+  return db
+    .select({ sku: products.sku, slug: products.slug })
+    .from(products)
+    .where(or(inArray(products.sku, skus), inArray(products.slug, slugs)));
+}
+
+export async function existingCategoryIds(db: Drizzle, ids: string[]): Promise<Set<string>> {
+  if (!ids.length) return new Set();
+  const rows = await db.select({ id: categories.id }).from(categories).where(inArray(categories.id, ids));
+  return new Set(rows.map((r) => r.id));
+}
+
+export async function insertCategory(db: Drizzle, c: { slug: string; name: string; description: string; parentId: string | null }) {
+  const [row] = await db.insert(categories).values(c).returning();
+  if (!row) throw new Error("insert returned no row");
+  return row;
+}
+
+export async function updateCategory(
+  db: Drizzle,
+  id: string,
+  patch: Partial<{ slug: string; name: string; description: string; parentId: string | null }>,
+) {
+  const [row] = await db
+    .update(categories)
+    .set({ ...patch, updatedAt: sql`now()` })
+    .where(eq(categories.id, id))
+    .returning();
+  return row ?? null;
+}

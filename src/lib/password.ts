@@ -1,0 +1,61 @@
+/**
+ * Password hashing with PBKDF2-SHA256 (WebCrypto: runs in Workers and Node alike).
+ * The parameters are stored with the hash, so the cost can be raised later and old
+ * hashes still verify (and are upgraded at the next login). workerd caps PBKDF2 at
+ * 100,000 iterations, which is what we use.
+ */
+const enc = new TextEncoder();
+export const PBKDF2_ITERATIONS = 100_000;
+const SALT_BYTES = 16;
+const HASH_BITS = 256;
+
+function b64u(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+function unb64u(s: string): Uint8Array {
+  return Uint8Array.from(atob(s.replaceAll("-", "+").replaceAll("_", "/")), (c) => c.charCodeAt(0));
+}
+
+async function derive(password: string, salt: Uint8Array, iterations: number): Promise<Uint8Array> {
+  const key = await crypto.subtle.importKey("raw", enc.encode(password.normalize("NFKC")), "PBKDF2", false, ["deriveBits"]);
+  return new Uint8Array(await crypto.subtle.deriveBits({ name: "PBKDF2", hash: "SHA-256", salt, iterations }, key, HASH_BITS));
+}
+
+export async function hashPassword(password: string, iterations = PBKDF2_ITERATIONS): Promise<string> {
+  const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
+  return `pbkdf2-sha256$${iterations}$${b64u(salt)}$${b64u(await derive(password, salt, iterations))}`;
+}
+
+/** Constant-time comparison of equal-length byte arrays. */
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
+  return diff === 0;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  /** True when the stored hash uses weaker parameters than today's: rehash it. */
+  needsRehash: boolean;
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<VerifyResult> {
+  const [scheme, iter, saltText, hashText] = stored.split("$");
+  const iterations = Number(iter);
+  if (scheme !== "pbkdf2-sha256" || !Number.isInteger(iterations) || iterations < 1 || !saltText || !hashText) {
+    return { ok: false, needsRehash: false };
+  }
+  const actual = await derive(password, unb64u(saltText), Math.min(iterations, PBKDF2_ITERATIONS));
+  return { ok: equal(actual, unb64u(hashText)), needsRehash: iterations < PBKDF2_ITERATIONS };
+}
+
+/** A hash of a random password: verified against when the email is unknown, so both cases cost the same. */
+let dummy: Promise<string> | undefined;
+export function dummyHash(): Promise<string> {
+  dummy ??= hashPassword(crypto.randomUUID());
+  return dummy;
+}

@@ -1,0 +1,48 @@
+/**
+ * Access tokens: JWT HS256 via hono/jwt (a maintained implementation, not ours).
+ * Verification pins the algorithm (no `none`, no RS/HS confusion), checks exp/nbf/iat,
+ * issuer and audience, and then requires the claims we rely on to be present and well-formed.
+ */
+import { sign, verify } from "hono/jwt";
+import type { Config } from "../config.ts";
+import { ApiError } from "./problem.ts";
+
+export type Role = "ADMIN" | "USER";
+export interface Principal {
+  userId: string;
+  role: Role;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export async function issueAccessToken(cfg: Config, p: Principal): Promise<{ token: string; expiresIn: number }> {
+  const now = Math.floor(Date.now() / 1000);
+  const payload = {
+    iss: cfg.JWT_ISSUER,
+    aud: cfg.JWT_AUDIENCE,
+    sub: p.userId,
+    role: p.role,
+    iat: now,
+    nbf: now,
+    exp: now + cfg.JWT_TTL_SEC,
+  };
+  return { token: await sign(payload, cfg.JWT_SECRET, "HS256"), expiresIn: cfg.JWT_TTL_SEC };
+}
+
+const invalidToken = (detail: string) =>
+  new ApiError("unauthorized", detail, { headers: { "WWW-Authenticate": 'Bearer realm="toko-edge", error="invalid_token"' } });
+
+export async function verifyAccessToken(cfg: Config, token: string): Promise<Principal> {
+  let payload: Record<string, unknown>;
+  try {
+    payload = await verify(token, cfg.JWT_SECRET, { alg: "HS256", iss: cfg.JWT_ISSUER, aud: cfg.JWT_AUDIENCE });
+  } catch (err) {
+    const expired = err instanceof Error && err.name === "JwtTokenExpired";
+    throw invalidToken(expired ? "The access token has expired." : "The access token is invalid.");
+  }
+  const { sub, role, exp } = payload;
+  if (typeof exp !== "number" || typeof sub !== "string" || !UUID.test(sub) || (role !== "ADMIN" && role !== "USER")) {
+    throw invalidToken("The access token is invalid.");
+  }
+  return { userId: sub.toLowerCase(), role };
+}

@@ -1,0 +1,209 @@
+/** ADMIN catalogue writes (auth applied in app.ts). Every write invalidates the edge cache. */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { AppEnv } from "../app-env.ts";
+import { findProduct } from "../db/catalog.repo.ts";
+import { ApiError } from "../lib/problem.ts";
+import { createRouter } from "../lib/router.ts";
+import {
+  CategoryCreateSchema,
+  CategoryUpdateSchema,
+  IdParamSchema,
+  ProductCreateSchema,
+  ProductImportSchema,
+  ProductUpdateSchema,
+  StockAdjustmentSchema,
+} from "../schemas/admin-catalog.ts";
+import { CategorySchema, ProductSchema } from "../schemas/catalog.ts";
+import { authResponses, jsonContent, problem, problemResponses } from "../schemas/common.ts";
+import {
+  adjustProductStock,
+  createCategory,
+  createProduct,
+  importProducts,
+  patchCategory,
+  patchProduct,
+} from "../services/admin-catalog.service.ts";
+import { bumpCatalogGeneration, purgeTags } from "../services/cache-invalidation.ts";
+import { toProductDto } from "../services/catalog.service.ts";
+
+const security = [{ bearerAuth: [] }];
+const errors = { ...authResponses, 409: problem("Conflict (duplicate SKU/slug, stock below zero)"), ...problemResponses };
+const body = <T>(schema: T) => ({ body: { required: true, content: jsonContent(schema) } });
+
+/** Local: bump the generation now (next read here misses). Global: purge by tag in the background. */
+async function invalidate(c: Context<AppEnv>, tags: string[]) {
+  await bumpCatalogGeneration(new URL(c.req.url).origin);
+  const purge = purgeTags(c.get("config"), c.get("log"), tags);
+  c.executionCtx.waitUntil(purge.catch(() => {}));
+}
+
+async function productBody(c: Context<AppEnv>, id: string) {
+  const p = await findProduct(await c.get("dbFresh").orm(), id, { includeArchived: true });
+  if (!p) throw new ApiError("not_found", "No product with that id.");
+  return toProductDto(p);
+}
+
+function categoryDto(r: {
+  id: string;
+  slug: string;
+  name: string;
+  description: string;
+  parentId: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}) {
+  return {
+    id: r.id,
+    slug: r.slug,
+    name: r.name,
+    description: r.description,
+    parent_id: r.parentId,
+    created_at: r.createdAt.toISOString(),
+    updated_at: r.updatedAt.toISOString(),
+  };
+}
+const AdminCategorySchema = CategorySchema.omit({ product_count: true }).openapi("AdminCategory");
+
+export const adminCatalogRouter = createRouter()
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/products",
+      operationId: "adminCreateProduct",
+      tags: ["Admin"],
+      summary: "Create a product",
+      security,
+      request: body(ProductCreateSchema),
+      responses: { 201: { description: "Created", content: jsonContent(ProductSchema) }, ...errors },
+    }),
+    async (c) => {
+      const { id, tags } = await createProduct(await c.get("dbFresh").orm(), c.req.valid("json"));
+      await invalidate(c, tags);
+      return c.json(await productBody(c, id), 201, { Location: `/api/v1/products/${id}` });
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/products/{id}",
+      operationId: "adminGetProduct",
+      tags: ["Admin"],
+      summary: "Get any product, archived included",
+      security,
+      request: { params: IdParamSchema },
+      responses: { 200: { description: "The product", content: jsonContent(ProductSchema) }, ...errors },
+    }),
+    async (c) => c.json(await productBody(c, c.req.valid("param").id), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "patch",
+      path: "/products/{id}",
+      operationId: "adminUpdateProduct",
+      tags: ["Admin"],
+      summary: "Update a product (not its stock)",
+      security,
+      request: { params: IdParamSchema, ...body(ProductUpdateSchema) },
+      responses: { 200: { description: "Updated", content: jsonContent(ProductSchema) }, ...errors },
+    }),
+    async (c) => {
+      const { tags } = await patchProduct(await c.get("dbFresh").orm(), c.req.valid("param").id, c.req.valid("json"));
+      await invalidate(c, tags);
+      return c.json(await productBody(c, c.req.valid("param").id), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/products/{id}/archive",
+      operationId: "adminArchiveProduct",
+      tags: ["Admin"],
+      summary: "Archive a product (idempotent); it disappears from the storefront",
+      security,
+      request: { params: IdParamSchema },
+      responses: { 200: { description: "Archived", content: jsonContent(ProductSchema) }, ...errors },
+    }),
+    async (c) => {
+      const { tags } = await patchProduct(await c.get("dbFresh").orm(), c.req.valid("param").id, { status: "archived" });
+      await invalidate(c, tags);
+      return c.json(await productBody(c, c.req.valid("param").id), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/products/{id}/stock-adjustments",
+      operationId: "adminAdjustStock",
+      tags: ["Admin"],
+      summary: "Add or remove stock atomically (never below zero)",
+      security,
+      request: { params: IdParamSchema, ...body(StockAdjustmentSchema) },
+      responses: { 200: { description: "New stock level", content: jsonContent(ProductSchema) }, ...errors },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const { delta, reason } = c.req.valid("json");
+      const { tags } = await adjustProductStock(await c.get("dbFresh").orm(), id, delta);
+      c.get("log").info("stock adjusted", { component: "admin", product_id: id, delta, reason, actor: c.get("principal").userId });
+      await invalidate(c, tags);
+      return c.json(await productBody(c, id), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/products/import",
+      operationId: "adminImportProducts",
+      tags: ["Admin"],
+      summary: "Import up to 1,000 products in one all-or-nothing transaction",
+      security,
+      request: body(ProductImportSchema),
+      responses: {
+        201: {
+          description: "All imported",
+          content: jsonContent(z.object({ imported: z.number().int(), ids: z.array(z.string().uuid()) })),
+        },
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const { ids, tags } = await importProducts(await c.get("dbFresh").orm(), c.req.valid("json").products);
+      await invalidate(c, tags);
+      return c.json({ imported: ids.length, ids }, 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/categories",
+      operationId: "adminCreateCategory",
+      tags: ["Admin"],
+      summary: "Create a category",
+      security,
+      request: body(CategoryCreateSchema),
+      responses: { 201: { description: "Created", content: jsonContent(AdminCategorySchema) }, ...errors },
+    }),
+    async (c) => {
+      const { row, tags } = await createCategory(await c.get("dbFresh").orm(), c.req.valid("json"));
+      await invalidate(c, tags);
+      return c.json(categoryDto(row), 201, { Location: `/api/v1/categories#${row.slug}` });
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "patch",
+      path: "/categories/{id}",
+      operationId: "adminUpdateCategory",
+      tags: ["Admin"],
+      summary: "Update a category",
+      security,
+      request: { params: IdParamSchema, ...body(CategoryUpdateSchema) },
+      responses: { 200: { description: "Updated", content: jsonContent(AdminCategorySchema) }, ...errors },
+    }),
+    async (c) => {
+      const { row, tags } = await patchCategory(await c.get("dbFresh").orm(), c.req.valid("param").id, c.req.valid("json"));
+      await invalidate(c, tags);
+      return c.json(categoryDto(row), 200);
+    },
+  );
