@@ -12,6 +12,7 @@ const hyperdrive = { connectionString: "postgres://unused:unused@127.0.0.1:1/unu
 const env = {
   ENVIRONMENT: "development",
   CURSOR_SECRET: "openapi-export-only-0000000000000000",
+  JWT_SECRET: "openapi-export-only-0000000000000000",
   HYPERDRIVE: hyperdrive,
   HYPERDRIVE_FRESH: hyperdrive,
 } as unknown as Env;

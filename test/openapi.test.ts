@@ -16,6 +16,17 @@ describe("OpenAPI", () => {
     expect(limit?.schema).toMatchObject({ type: "integer", minimum: 1, maximum: 100 });
   });
 
+  it("documents the bearer security scheme on protected routes", async () => {
+    const doc = (await (await api("/openapi.json")).json()) as {
+      components: { securitySchemes: Record<string, { type: string; scheme: string }> };
+      paths: Record<string, Record<string, { security?: unknown[] }>>;
+    };
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer", bearerFormat: "JWT" });
+    expect(doc.paths["/api/v1/admin/products"]?.post?.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.paths["/api/v1/users/me"]?.get?.security).toEqual([{ bearerAuth: [] }]);
+    expect(doc.paths["/api/v1/products"]?.get?.security).toBeUndefined();
+  });
+
   it("serves the interactive docs page", async () => {
     const res = await api("/docs");
     expect(res.status).toBe(200);
