@@ -15,6 +15,8 @@ export default defineConfig({
             CORS_ORIGINS: "https://shop.example.com,https://admin.example.com",
             CURSOR_SECRET: "test-cursor-secret-0123456789abcdef0123456789",
             JWT_SECRET: "test-jwt-secret-0123456789abcdef0123456789abcdef",
+            // Suites that do not test rate limits share one "unknown" client IP.
+            RATE_LIMIT_OVERRIDES: "public-read=100000/60,signup=10000/3600",
             TEST_DATABASE_KIND: inject<string>("pgKind"),
           },
         },

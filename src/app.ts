@@ -1,7 +1,7 @@
 /**
  * createApp(): the one Hono application, used by the worker entry and the tests.
  * Middleware order matters: context (request id, config, db, access log) →
- * security headers → CORS → 405 → JSON body guard → per-route guards → routes.
+ * security headers → CORS → 405 → auth → JSON body guard → rate limits / idempotency → edge cache → routes.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
@@ -11,6 +11,7 @@ import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { secureHeaders } from "hono/secure-headers";
 import type { AppEnv } from "./app-env.ts";
+import { applyGuards } from "./guards/index.ts";
 import { errorFields } from "./lib/logger.ts";
 import { ApiError, type ProblemCode, problemResponse } from "./lib/problem.ts";
 import { validationHook } from "./lib/validation.ts";
@@ -89,6 +90,8 @@ export function createApp() {
   app.use("/api/v1/users/*", requireAuth());
   app.use("/api/v1/admin/*", requireAuth(), requireRole("ADMIN"));
   app.use(jsonBody({ "/api/v1/admin/products/import": (cfg) => cfg.MAX_IMPORT_BODY_BYTES }));
+  // Rate limits and Idempotency-Key, per route (src/guards/index.ts).
+  applyGuards(app);
 
   // Public reads cached at the edge; defaults folded into the key.
   const cached = (defaults?: Record<string, string>) =>

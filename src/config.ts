@@ -49,6 +49,22 @@ const schema = z
       .optional()
       .or(z.literal("").transform(() => undefined)),
     CLOUDFLARE_API_BASE: z.string().url().default("https://api.cloudflare.com/client/v4"),
+    /** e.g. "order-create=20/60,public-read=off" (see src/guards/policies.ts). */
+    RATE_LIMIT_OVERRIDES: z
+      .string()
+      .default("")
+      .refine(
+        (v) => v === "" || /^([a-z-]+=(off|\d+\/\d+))(,\s*[a-z-]+=(off|\d+\/\d+))*$/.test(v),
+        "must look like name=limit/seconds,name=off",
+      ),
+    GUARD_TIMEOUT_MS: millis.default(250),
+    IDEMPOTENCY_LEASE_SEC: z.coerce.number().int().min(5).max(3600).default(60),
+    IDEMPOTENCY_RETENTION_SEC: z.coerce
+      .number()
+      .int()
+      .min(259_200, "must be at least 72 h (Stripe retries webhooks for 3 days)")
+      .max(2_592_000)
+      .default(259_200),
   })
   .refine((c) => !c.CLOUDFLARE_ZONE_ID || c.CLOUDFLARE_API_TOKEN, {
     path: ["CLOUDFLARE_API_TOKEN"],

@@ -6,3 +6,6 @@ const app = createApp();
 export default {
   fetch: app.fetch,
 } satisfies ExportedHandler<Env>;
+
+export { IdempotencyStore } from "../durable-objects/idempotency-store.ts";
+export { RateLimiter } from "../durable-objects/rate-limiter.ts";

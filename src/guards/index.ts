@@ -1,0 +1,42 @@
+/**
+ * Which guard protects which route: the single place. Routes not listed here run no
+ * guard code at all. Order per route: rate limits first (cheap refusal), then idempotency.
+ */
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../app-env.ts";
+import { idempotency } from "../middleware/idempotency.ts";
+import { rateLimit } from "../middleware/rate-limit.ts";
+import type { PolicyName } from "./policies.ts";
+
+export interface GuardSpec {
+  method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
+  path: string;
+  rateLimits?: PolicyName[];
+  idempotency?: "required" | "optional";
+}
+
+export const GUARDS: GuardSpec[] = [
+  { method: "GET", path: "/api/v1/categories", rateLimits: ["public-read"] },
+  { method: "GET", path: "/api/v1/products", rateLimits: ["public-read"] },
+  { method: "GET", path: "/api/v1/products/:idOrSku", rateLimits: ["public-read"] },
+  { method: "GET", path: "/api/v1/search", rateLimits: ["public-read"] },
+  { method: "POST", path: "/api/v1/auth/signup", rateLimits: ["signup"], idempotency: "optional" },
+  { method: "POST", path: "/api/v1/auth/login", rateLimits: ["login-ip", "login-account"] },
+  { method: "POST", path: "/api/v1/admin/*", rateLimits: ["admin-write"], idempotency: "optional" },
+  { method: "PATCH", path: "/api/v1/admin/*", rateLimits: ["admin-write"], idempotency: "optional" },
+];
+
+export function guardsFor(spec: GuardSpec): MiddlewareHandler<AppEnv>[] {
+  return [
+    ...(spec.rateLimits ?? []).map((p) => rateLimit(p)),
+    ...(spec.idempotency ? [idempotency({ required: spec.idempotency === "required" })] : []),
+  ];
+}
+
+export function applyGuards(app: OpenAPIHono<AppEnv>, specs: GuardSpec[] = GUARDS): void {
+  for (const spec of specs) {
+    const [first, ...rest] = guardsFor(spec);
+    if (first) app.on(spec.method, [spec.path], first, ...rest);
+  }
+}
