@@ -23,6 +23,7 @@ import { adminCatalogRouter } from "./routes/admin-catalog.routes.ts";
 import { authRouter } from "./routes/auth.routes.ts";
 import { catalogRouter } from "./routes/catalog.routes.ts";
 import { healthRouter } from "./routes/health.routes.ts";
+import { ordersRouter } from "./routes/orders.routes.ts";
 import { usersRouter } from "./routes/users.routes.ts";
 
 export const API_VERSION = "1.0.0";
@@ -88,6 +89,8 @@ export function createApp() {
   );
   // Who may call what: one place. Authentication runs before any body is read.
   app.use("/api/v1/users/*", requireAuth());
+  app.use("/api/v1/orders", requireAuth());
+  app.use("/api/v1/orders/*", requireAuth());
   app.use("/api/v1/admin/*", requireAuth(), requireRole("ADMIN"));
   app.use(jsonBody({ "/api/v1/admin/products/import": (cfg) => cfg.MAX_IMPORT_BODY_BYTES }));
   // Rate limits and Idempotency-Key, per route (src/guards/index.ts).
@@ -106,6 +109,7 @@ export function createApp() {
   app.route("/api/v1/auth", authRouter);
   app.route("/api/v1/users", usersRouter);
   app.route("/api/v1/admin", adminCatalogRouter);
+  app.route("/api/v1/orders", ordersRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -126,6 +130,7 @@ export function createApp() {
     tags: [
       { name: "Catalogue", description: "Public, edge-cached reads" },
       { name: "Accounts", description: "Signup, login, your account" },
+      { name: "Orders", description: "Checkout and order lifecycle" },
       { name: "Admin", description: "Catalogue management (role ADMIN)" },
       { name: "Health", description: "Probes" },
     ],

@@ -58,6 +58,7 @@ const schema = z
         "must look like name=limit/seconds,name=off",
       ),
     GUARD_TIMEOUT_MS: millis.default(250),
+    ORDER_CACHE_TTL_SEC: seconds.default(30),
     IDEMPOTENCY_LEASE_SEC: z.coerce.number().int().min(5).max(3600).default(60),
     IDEMPOTENCY_RETENTION_SEC: z.coerce
       .number()

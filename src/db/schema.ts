@@ -1,10 +1,13 @@
 import { sql } from "drizzle-orm";
 import {
   type AnyPgColumn,
+  bigint,
+  bigserial,
   check,
   customType,
   index,
   integer,
+  jsonb,
   pgEnum,
   pgTable,
   text,
@@ -86,6 +89,93 @@ export const loginThrottle = pgTable("login_throttle", {
   lastFailureAt: timestamp("last_failure_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
   lockedUntil: timestamp("locked_until", { withTimezone: true, precision: 6 }),
 });
+
+export const orderStatus = pgEnum("order_status", ["PENDING", "PAID", "FULFILLED", "SHIPPED", "DELIVERED", "CANCELLED", "REFUNDED"]);
+
+export const orders = pgTable(
+  "orders",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "restrict" }),
+    status: orderStatus("status").notNull().default("PENDING"),
+    currency: text("currency").notNull(),
+    subtotalCents: bigint("subtotal_cents", { mode: "number" }).notNull(),
+    totalCents: bigint("total_cents", { mode: "number" }).notNull(),
+    /** Optimistic locking: every change increments it; writers send the version they read. */
+    version: integer("version").notNull().default(1),
+    /** Client-supplied de-duplication token, unique per user (second line of defence after Idempotency-Key). */
+    clientToken: text("client_token"),
+    createdAt: timestamp("created_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("orders_user_client_token_key").on(t.userId, t.clientToken),
+    index("orders_user_created_idx").on(t.userId, t.createdAt.desc(), t.id.desc()),
+    index("orders_created_idx").on(t.createdAt.desc(), t.id.desc()),
+    index("orders_status_created_idx").on(t.status, t.createdAt.desc()),
+    check("orders_totals_nonnegative", sql`${t.subtotalCents} >= 0 AND ${t.totalCents} >= 0`),
+    check("orders_currency_iso4217", sql`${t.currency} ~ '^[A-Z]{3}$'`),
+  ],
+);
+
+export const orderItems = pgTable(
+  "order_items",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    orderId: uuid("order_id")
+      .notNull()
+      .references(() => orders.id, { onDelete: "cascade" }),
+    productId: uuid("product_id")
+      .notNull()
+      .references(() => products.id, { onDelete: "restrict" }),
+    /** Snapshots: what the customer saw when ordering, whatever the catalogue says later. */
+    sku: text("sku").notNull(),
+    name: text("name").notNull(),
+    unitPriceCents: integer("unit_price_cents").notNull(),
+    qty: integer("qty").notNull(),
+    lineTotalCents: bigint("line_total_cents", { mode: "number" }).notNull(),
+  },
+  (t) => [
+    index("order_items_order_idx").on(t.orderId),
+    index("order_items_sku_idx").on(t.sku),
+    check("order_items_qty_range", sql`${t.qty} BETWEEN 1 AND 1000`),
+    check("order_items_price_nonnegative", sql`${t.unitPriceCents} >= 0`),
+  ],
+);
+
+export const orderStatusHistory = pgTable(
+  "order_status_history",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    orderId: uuid("order_id")
+      .notNull()
+      .references(() => orders.id, { onDelete: "cascade" }),
+    fromStatus: orderStatus("from_status"),
+    toStatus: orderStatus("to_status").notNull(),
+    actorId: uuid("actor_id"),
+    actorRole: text("actor_role").notNull(),
+    reason: text("reason"),
+    at: timestamp("at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
+  },
+  (t) => [index("order_status_history_order_idx").on(t.orderId, t.at)],
+);
+
+/** Transactional outbox: events written in the same transaction as the change they describe. */
+export const outbox = pgTable(
+  "outbox",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    aggregateType: text("aggregate_type").notNull(),
+    aggregateId: uuid("aggregate_id").notNull(),
+    eventType: text("event_type").notNull(),
+    payload: jsonb("payload").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
+    publishedAt: timestamp("published_at", { withTimezone: true, precision: 6 }),
+  },
+  (t) => [index("outbox_unpublished_idx").on(t.id).where(sql`${t.publishedAt} IS NULL`)],
+);
 
 export type Category = typeof categories.$inferSelect;
 export type Product = typeof products.$inferSelect;

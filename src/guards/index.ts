@@ -23,6 +23,9 @@ export const GUARDS: GuardSpec[] = [
   { method: "GET", path: "/api/v1/search", rateLimits: ["public-read"] },
   { method: "POST", path: "/api/v1/auth/signup", rateLimits: ["signup"], idempotency: "optional" },
   { method: "POST", path: "/api/v1/auth/login", rateLimits: ["login-ip", "login-account"] },
+  { method: "POST", path: "/api/v1/orders", rateLimits: ["order-create"], idempotency: "required" },
+  { method: "POST", path: "/api/v1/orders/bulk", rateLimits: ["admin-write"], idempotency: "optional" },
+  { method: "PATCH", path: "/api/v1/orders/:id/status", rateLimits: ["admin-write"], idempotency: "optional" },
   { method: "POST", path: "/api/v1/admin/*", rateLimits: ["admin-write"], idempotency: "optional" },
   { method: "PATCH", path: "/api/v1/admin/*", rateLimits: ["admin-write"], idempotency: "optional" },
 ];

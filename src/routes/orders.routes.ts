@@ -1,0 +1,152 @@
+/** Orders: checkout, reads (own, or all for ADMIN), status changes, bulk. Guards in src/guards/index.ts. */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { AppEnv } from "../app-env.ts";
+import { bumpResourceGeneration, getPrivate, privateKey, putPrivate, resourceGeneration } from "../lib/private-cache.ts";
+import { ApiError } from "../lib/problem.ts";
+import { createRouter } from "../lib/router.ts";
+import { IdParamSchema } from "../schemas/admin-catalog.ts";
+import { authResponses, jsonContent, problem, problemResponses } from "../schemas/common.ts";
+import {
+  BulkOrderCreateSchema,
+  OrderCreateSchema,
+  OrderListQuerySchema,
+  OrderListSchema,
+  OrderSchema,
+  StatusChangeSchema,
+} from "../schemas/orders.ts";
+import { purgeTags } from "../services/cache-invalidation.ts";
+import { changeStatus, orderPage, placeBulk, placeOrder, readOrder, toOrderDto } from "../services/orders.service.ts";
+
+const security = [{ bearerAuth: [] }];
+const errors = {
+  ...authResponses,
+  409: problem("Conflict: insufficient stock, stale version, invalid transition, key in flight"),
+  422: problem("Idempotency-Key reused with another request"),
+  429: problem("Rate limited"),
+  ...problemResponses,
+};
+const idempotencyHeader = z.object({
+  "idempotency-key": z
+    .string()
+    .min(1)
+    .max(255)
+    .openapi({ param: { in: "header" }, description: "Required: 1–255 printable ASCII characters" }),
+});
+
+const db = (c: Context<AppEnv>) => c.get("dbFresh").orm();
+
+async function invalidateOrder(c: Context<AppEnv>, id: string) {
+  await bumpResourceGeneration(new URL(c.req.url).origin, `orders/${id}`);
+  c.executionCtx.waitUntil(purgeTags(c.get("config"), c.get("log"), [`order:${id}`]).catch(() => {}));
+}
+
+export const ordersRouter = createRouter()
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/",
+      operationId: "createOrder",
+      tags: ["Orders"],
+      summary: "Place an order (stock reserved atomically)",
+      description:
+        "Prices come from the catalogue, never from the client. Any short line → 409 naming the SKUs, nothing written. A repeated `client_token` returns the original order (200).",
+      security,
+      request: { headers: idempotencyHeader, body: { required: true, content: jsonContent(OrderCreateSchema) } },
+      responses: {
+        201: { description: "Created", content: jsonContent(OrderSchema) },
+        200: { description: "The order this client_token already created", content: jsonContent(OrderSchema) },
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const p = c.get("principal");
+      const { order, replayed } = await placeOrder(await db(c), p.userId, c.req.valid("json"), p);
+      return c.json(toOrderDto(order), replayed ? 200 : 201, { Location: `/api/v1/orders/${order.id}` });
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/bulk",
+      operationId: "createOrdersBulk",
+      tags: ["Orders"],
+      summary: "ADMIN: up to 100 orders in one all-or-nothing transaction",
+      security,
+      request: { body: { required: true, content: jsonContent(BulkOrderCreateSchema) } },
+      responses: { 201: { description: "All created", content: jsonContent(z.object({ data: z.array(OrderSchema) })) }, ...errors },
+    }),
+    async (c) => {
+      if (c.get("principal").role !== "ADMIN") throw new ApiError("forbidden", "Bulk orders are for ADMIN only.");
+      const created = await placeBulk(await db(c), c.req.valid("json").orders, c.get("principal"));
+      return c.json({ data: created.map(toOrderDto) }, 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/",
+      operationId: "listOrders",
+      tags: ["Orders"],
+      summary: "Your orders (ADMIN: all, with filters)",
+      security,
+      request: { query: OrderListQuerySchema },
+      responses: { 200: { description: "A page of orders, newest first", content: jsonContent(OrderListSchema) }, ...errors },
+    }),
+    async (c) =>
+      c.json(await orderPage(await db(c), c.get("config").CURSOR_SECRET, c.req.valid("query"), c.get("principal")), 200, {
+        "Cache-Control": "private, no-store",
+      }),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/{id}",
+      operationId: "getOrder",
+      tags: ["Orders"],
+      summary: "One order (owner or ADMIN; others 404). Short edge cache, X-Cache HIT|MISS",
+      security,
+      request: { params: IdParamSchema },
+      responses: { 200: { description: "The order", content: jsonContent(OrderSchema) }, ...errors },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const p = c.get("principal");
+      const origin = new URL(c.req.url).origin;
+      const ttl = c.get("config").ORDER_CACHE_TTL_SEC;
+      const key = privateKey(
+        origin,
+        `orders/${id}`,
+        await resourceGeneration(origin, `orders/${id}`),
+        p.role === "ADMIN" ? "ADMIN" : p.userId,
+      );
+      const headers = { "Cache-Control": "private, no-cache", "Cache-Tag": `order:${id}` };
+      const cached = ttl > 0 ? await getPrivate(key) : null;
+      // The cached bytes are already the JSON document: sent as-is (typed as the route's JSON response).
+      if (cached) return c.body(cached, 200, { ...headers, "Content-Type": "application/json", "X-Cache": "HIT" }) as never;
+      const body = JSON.stringify(toOrderDto(await readOrder(await db(c), id, p)));
+      if (ttl > 0) c.executionCtx.waitUntil(putPrivate(key, body, ttl).catch(() => {}));
+      return c.body(body, 200, { ...headers, "Content-Type": "application/json", "X-Cache": "MISS" }) as never;
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "patch",
+      path: "/{id}/status",
+      operationId: "changeOrderStatus",
+      tags: ["Orders"],
+      summary: "Change status with optimistic locking (ADMIN; owners may cancel PENDING)",
+      description:
+        "Transitions: PENDING → PAID | CANCELLED (restocks); PAID → FULFILLED | REFUNDED; FULFILLED → SHIPPED; SHIPPED → DELIVERED. A stale `version` or any other transition → 409.",
+      security,
+      request: { params: IdParamSchema, body: { required: true, content: jsonContent(StatusChangeSchema) } },
+      responses: { 200: { description: "Updated", content: jsonContent(OrderSchema) }, ...errors },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const { status, version, reason } = c.req.valid("json");
+      const { order } = await changeStatus(await db(c), id, status, version, c.get("principal"), reason ?? null);
+      await invalidateOrder(c, id);
+      return c.json(toOrderDto(order), 200);
+    },
+  );

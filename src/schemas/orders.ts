@@ -1,0 +1,134 @@
+/** Order shapes. Prices never come from the client: only SKUs and quantities. */
+import { z } from "@hono/zod-openapi";
+import { CurrencySchema, CursorSchema, LimitSchema } from "./common.ts";
+
+export const ORDER_STATUSES = ["PENDING", "PAID", "FULFILLED", "SHIPPED", "DELIVERED", "CANCELLED", "REFUNDED"] as const;
+export const OrderStatusSchema = z.enum(ORDER_STATUSES).openapi("OrderStatus");
+
+export const OrderLineInputSchema = z
+  .object({
+    sku: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "must be a SKU"),
+    qty: z.number().int("must be a whole number").min(1).max(1000),
+  })
+  .strict();
+
+const lines = z
+  .array(OrderLineInputSchema)
+  .min(1, "at least one line")
+  .max(100, "at most 100 lines")
+  .superRefine((items, ctx) => {
+    const seen = new Map<string, number>();
+    items.forEach((l, i) => {
+      const first = seen.get(l.sku);
+      if (first !== undefined)
+        ctx.addIssue({ code: "custom", path: [i, "sku"], message: `repeats line ${first}; put the total quantity on one line` });
+      else seen.set(l.sku, i);
+    });
+  });
+
+export const OrderCreateSchema = z
+  .object({
+    items: lines,
+    client_token: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces")
+      .optional()
+      .openapi({ description: "Your own de-duplication token: a second order with the same token returns the first" }),
+  })
+  .strict()
+  .openapi("OrderCreate");
+
+export const BulkOrderCreateSchema = z
+  .object({
+    orders: z
+      .array(OrderCreateSchema.extend({ user_id: z.string().uuid() }).strict())
+      .min(1)
+      .max(100),
+  })
+  .strict()
+  .openapi("BulkOrderCreate");
+
+export const OrderItemSchema = z
+  .object({
+    product_id: z.string().uuid(),
+    sku: z.string(),
+    name: z.string(),
+    unit_price_cents: z.number().int(),
+    qty: z.number().int(),
+    line_total_cents: z.number().int(),
+  })
+  .openapi("OrderItem");
+
+export const OrderSchema = z
+  .object({
+    id: z.string().uuid(),
+    user_id: z.string().uuid(),
+    customer_email: z.string().optional(),
+    status: OrderStatusSchema,
+    currency: CurrencySchema,
+    subtotal_cents: z.number().int(),
+    total_cents: z.number().int(),
+    version: z.number().int(),
+    client_token: z.string().nullable(),
+    items: z.array(OrderItemSchema),
+    created_at: z.string().datetime({ offset: true }),
+    updated_at: z.string().datetime({ offset: true }),
+  })
+  .openapi("Order");
+
+export const OrderListSchema = z
+  .object({ data: z.array(OrderSchema), has_more: z.boolean(), next_cursor: z.string().nullable() })
+  .openapi("OrderList");
+
+export const OrderListQuerySchema = z
+  .object({
+    status: OrderStatusSchema.optional().openapi({ param: { name: "status", in: "query" } }),
+    q: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .optional()
+      .openapi({ param: { name: "q", in: "query" }, description: "ADMIN: order id, SKU, product name or customer email" }),
+    created_from: z
+      .string()
+      .datetime({ offset: true })
+      .optional()
+      .openapi({ param: { name: "created_from", in: "query" } }),
+    created_to: z
+      .string()
+      .datetime({ offset: true })
+      .optional()
+      .openapi({ param: { name: "created_to", in: "query" } }),
+    user_id: z
+      .string()
+      .uuid()
+      .optional()
+      .openapi({ param: { name: "user_id", in: "query" }, description: "ADMIN only" }),
+    limit: LimitSchema,
+    cursor: CursorSchema,
+  })
+  .strict()
+  .refine((q) => !q.created_from || !q.created_to || q.created_from <= q.created_to, {
+    path: ["created_from"],
+    message: "must not be after created_to",
+  });
+
+export const StatusChangeSchema = z
+  .object({
+    status: OrderStatusSchema,
+    version: z.number().int().min(1).openapi({ description: "The version you read; a stale one is a 409" }),
+    reason: z.string().trim().min(1).max(500).optional(),
+  })
+  .strict()
+  .openapi("OrderStatusChange");
+
+export type OrderCreate = z.infer<typeof OrderCreateSchema>;
+export type OrderListQuery = z.infer<typeof OrderListQuerySchema>;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];

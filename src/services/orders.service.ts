@@ -1,0 +1,243 @@
+/** Checkout and order lifecycle. Every state change is one transaction with its history and outbox rows. */
+import type { Drizzle } from "../db/client.ts";
+import {
+  decrementStock,
+  existingUserIds,
+  findOrderIdByClientToken,
+  getOrder,
+  insertHistory,
+  insertOrder,
+  insertOrderItems,
+  insertOutbox,
+  listOrders,
+  lockProductsBySku,
+  type OrderRecord,
+  restockOrder,
+  updateOrderStatus,
+} from "../db/orders.repo.ts";
+import { decodeCursor, encodeCursor } from "../lib/cursor.ts";
+import { ApiError, type FieldError } from "../lib/problem.ts";
+import type { Principal } from "../lib/tokens.ts";
+import type { OrderCreate, OrderListQuery, OrderStatus } from "../schemas/orders.ts";
+import { canTransition, restocks, TRANSITIONS } from "./order-state.ts";
+
+export type OrderDto = Omit<OrderRecord, "created_at_key" | "status"> & { status: OrderStatus };
+
+export function toOrderDto(o: OrderRecord): OrderDto {
+  const { created_at_key: _key, ...dto } = o;
+  return { ...dto, status: o.status as OrderStatus };
+}
+
+class ClientTokenTaken extends Error {}
+
+const actorRole = (p: Principal | null) => p?.role ?? "SYSTEM";
+
+/** Creates one order inside `tx`. Field paths are prefixed (bulk: `orders.3.`) so errors name the line. */
+async function createInTx(tx: Drizzle, userId: string, input: OrderCreate, actor: Principal | null, prefix = "") {
+  if (input.client_token) {
+    const existing = await findOrderIdByClientToken(tx, userId, input.client_token);
+    if (existing) return { orderId: existing, replayed: true };
+  }
+  const locked = await lockProductsBySku(
+    tx,
+    input.items.map((l) => l.sku),
+  );
+  const bySku = new Map(locked.map((p) => [p.sku, p]));
+  const unknown: FieldError[] = [];
+  input.items.forEach((l, i) => {
+    const p = bySku.get(l.sku);
+    if (!p || p.status !== "active")
+      unknown.push({ field: `${prefix}items.${i}.sku`, in: "body", code: "unknown_sku", message: `no active product has SKU ${l.sku}` });
+  });
+  if (unknown.length) throw new ApiError("validation_error", "Some SKUs are not for sale; nothing was ordered.", { errors: unknown });
+  const currencies = new Set(locked.map((p) => p.currency));
+  if (currencies.size > 1) {
+    throw new ApiError(
+      "validation_error",
+      `An order has one currency; these items are priced in ${[...currencies].sort().join(" and ")}.`,
+      {
+        errors: [{ field: `${prefix}items`, in: "body", code: "mixed_currency", message: "all items must share one currency" }],
+      },
+    );
+  }
+  const short = input.items.flatMap((l, i) => {
+    const p = bySku.get(l.sku);
+    return p && p.stock < l.qty ? [{ i, sku: l.sku, requested: l.qty, available: p.stock }] : [];
+  });
+  if (short.length) {
+    throw new ApiError("conflict", `Not enough stock for ${short.map((s) => s.sku).join(", ")}; nothing was ordered.`, {
+      errors: short.map((s) => ({
+        field: `${prefix}items.${s.i}.qty`,
+        in: "body" as const,
+        code: "insufficient_stock",
+        message: `only ${s.available} left`,
+      })),
+      extra: {
+        code: "insufficient_stock",
+        skus: short.map((s) => s.sku),
+        lines: short.map(({ sku, requested, available }) => ({ sku, requested, available })),
+      },
+    });
+  }
+  const items = input.items.map((l) => {
+    const p = bySku.get(l.sku) as NonNullable<ReturnType<typeof bySku.get>>;
+    return { product_id: p.id, sku: p.sku, name: p.name, unit_price_cents: p.price_cents, qty: l.qty };
+  });
+  const subtotal = items.reduce((sum, it) => sum + it.unit_price_cents * it.qty, 0);
+  await decrementStock(
+    tx,
+    items.map((it) => ({ id: it.product_id, qty: it.qty })),
+  );
+  const orderId = await insertOrder(tx, {
+    userId,
+    currency: locked[0]?.currency ?? "USD",
+    subtotal,
+    clientToken: input.client_token ?? null,
+  });
+  if (!orderId) throw new ClientTokenTaken();
+  await insertOrderItems(tx, orderId, items);
+  await insertHistory(tx, {
+    orderId,
+    from: null,
+    to: "PENDING",
+    actorId: actor?.userId ?? null,
+    actorRole: actorRole(actor),
+    reason: null,
+  });
+  await insertOutbox(tx, {
+    aggregateType: "order",
+    aggregateId: orderId,
+    eventType: "order.created",
+    payload: { order_id: orderId, user_id: userId, status: "PENDING", currency: locked[0]?.currency, total_cents: subtotal, items },
+  });
+  return { orderId, replayed: false };
+}
+
+/** Stock is reserved in the same transaction as the order (rows locked, checked, decremented). */
+export async function placeOrder(db: Drizzle, userId: string, input: OrderCreate, actor: Principal) {
+  try {
+    const res = await db.transaction((tx) => createInTx(tx, userId, input, actor));
+    return { order: (await getOrder(db, res.orderId)) as OrderRecord, replayed: res.replayed };
+  } catch (err) {
+    if (!(err instanceof ClientTokenTaken) || !input.client_token) throw err;
+    // A concurrent request with the same client_token won the race: ours rolled back; return theirs.
+    const existing = await findOrderIdByClientToken(db, userId, input.client_token);
+    if (!existing) throw err;
+    return { order: (await getOrder(db, existing)) as OrderRecord, replayed: true };
+  }
+}
+
+/** Up to 100 orders, all or nothing. */
+export async function placeBulk(db: Drizzle, orders: (OrderCreate & { user_id: string })[], actor: Principal) {
+  const known = await existingUserIds(db, [...new Set(orders.map((o) => o.user_id))]);
+  const missing = orders.flatMap((o, i) =>
+    known.has(o.user_id) ? [] : [{ field: `orders.${i}.user_id`, in: "body" as const, code: "not_found", message: "no such user" }],
+  );
+  if (missing.length) throw new ApiError("validation_error", "Unknown customers; nothing was ordered.", { errors: missing });
+  const ids = await db.transaction(async (tx) => {
+    const out: { orderId: string; replayed: boolean }[] = [];
+    for (const [i, o] of orders.entries()) {
+      try {
+        out.push(await createInTx(tx, o.user_id, o, actor, `orders.${i}.`));
+      } catch (err) {
+        if (err instanceof ClientTokenTaken) {
+          throw new ApiError("conflict", `orders.${i}: client_token is being used by a concurrent request.`, {
+            errors: [{ field: `orders.${i}.client_token`, in: "body", code: "conflict", message: "in use" }],
+          });
+        }
+        if (err instanceof ApiError)
+          throw new ApiError(err.code, `Line orders.${i} failed: ${err.detail ?? err.message} Every order in the batch was rolled back.`, {
+            ...(err.errors ? { errors: err.errors } : {}),
+            extra: { ...err.extra, failed_index: i },
+          });
+        throw err;
+      }
+    }
+    return out;
+  });
+  const created: OrderRecord[] = [];
+  for (const r of ids) created.push((await getOrder(db, r.orderId)) as OrderRecord);
+  return created;
+}
+
+/** Owner or ADMIN; anyone else (and a missing id) gets the same 404. */
+export async function readOrder(db: Drizzle, id: string, p: Principal): Promise<OrderRecord> {
+  const order = await getOrder(db, id);
+  if (!order || (p.role !== "ADMIN" && order.user_id !== p.userId)) throw new ApiError("not_found", "No order with that id.");
+  return order;
+}
+
+export async function orderPage(db: Drizzle, secret: string, q: OrderListQuery, p: Principal) {
+  if (p.role !== "ADMIN" && (q.user_id || q.q)) {
+    throw new ApiError("forbidden", "Filtering by customer or free text is for ADMIN only.");
+  }
+  const limit = q.limit ?? 20;
+  const userId = p.role === "ADMIN" ? q.user_id : p.userId;
+  const scope = JSON.stringify([
+    "orders",
+    p.role === "ADMIN" ? "admin" : p.userId,
+    q.status ?? "",
+    q.q ?? "",
+    q.created_from ?? "",
+    q.created_to ?? "",
+    userId ?? "",
+  ]);
+  let after: { createdAt: string; id: string } | null = null;
+  if (q.cursor) {
+    const [createdAt, id] = await decodeCursor(secret, scope, q.cursor);
+    if (typeof createdAt !== "string" || typeof id !== "string") throw new ApiError("invalid_cursor");
+    after = { createdAt, id };
+  }
+  const rows = await listOrders(db, { userId, status: q.status, q: q.q, from: q.created_from, to: q.created_to }, after, limit);
+  const has_more = rows.length > limit;
+  const page = has_more ? rows.slice(0, limit) : rows;
+  const last = page.at(-1);
+  return {
+    data: page.map(toOrderDto),
+    has_more,
+    next_cursor: has_more && last ? await encodeCursor(secret, scope, [last.created_at_key, last.id]) : null,
+  };
+}
+
+/**
+ * Optimistic locking (`version`) plus the transition table. ADMIN may make any allowed
+ * transition; the owner may only cancel their PENDING order; the payment flow acts as SYSTEM.
+ */
+export async function changeStatus(
+  db: Drizzle,
+  id: string,
+  to: OrderStatus,
+  expectedVersion: number | null,
+  actor: Principal | null,
+  reason: string | null,
+) {
+  const result = await db.transaction(async (tx) => {
+    const order = await getOrder(tx, id, { forUpdate: true });
+    if (!order || (actor && actor.role !== "ADMIN" && order.user_id !== actor.userId))
+      throw new ApiError("not_found", "No order with that id.");
+    if (actor && actor.role !== "ADMIN" && to !== "CANCELLED")
+      throw new ApiError("forbidden", "Customers may only cancel their own pending orders.");
+    if (expectedVersion !== null && order.version !== expectedVersion) {
+      throw new ApiError("conflict", `The order changed since you read it (version ${expectedVersion}, now ${order.version}).`, {
+        extra: { code: "version_conflict", current_version: order.version, current_status: order.status },
+      });
+    }
+    const from = order.status as OrderStatus;
+    if (!canTransition(from, to)) {
+      throw new ApiError("conflict", `An order cannot go from ${from} to ${to}.`, {
+        extra: { code: "invalid_transition", current_status: from, allowed: TRANSITIONS[from] },
+      });
+    }
+    const version = await updateOrderStatus(tx, id, to);
+    await insertHistory(tx, { orderId: id, from, to, actorId: actor?.userId ?? null, actorRole: actorRole(actor), reason });
+    await insertOutbox(tx, {
+      aggregateType: "order",
+      aggregateId: id,
+      eventType: "order.status_changed",
+      payload: { order_id: id, user_id: order.user_id, from, to, version, reason },
+    });
+    const restocked = restocks(to) ? await restockOrder(tx, id) : [];
+    return { restocked };
+  });
+  return { order: (await getOrder(db, id)) as OrderRecord, restocked: result.restocked };
+}
