@@ -16,6 +16,8 @@ export interface AppEnv {
     dbFresh: Database;
     /** Cache-Tag values for the edge cache, set by cacheable handlers. */
     cacheTags: string[];
+    /** Runs a request through this same app (sandbox webhooks, cache revalidation). */
+    selfFetch: (req: Request) => Promise<Response>;
     /** The authenticated caller (set by requireAuth). */
     principal: Principal;
   };

@@ -20,10 +20,12 @@ import { edgeCache } from "./middleware/edge-cache.ts";
 import { jsonBody } from "./middleware/json-body.ts";
 import { requestContext } from "./middleware/request-context.ts";
 import { adminCatalogRouter } from "./routes/admin-catalog.routes.ts";
+import { adminQueueRouter } from "./routes/admin-queue.routes.ts";
 import { authRouter } from "./routes/auth.routes.ts";
 import { catalogRouter } from "./routes/catalog.routes.ts";
 import { healthRouter } from "./routes/health.routes.ts";
 import { ordersRouter } from "./routes/orders.routes.ts";
+import { paymentsRouter, webhooksRouter } from "./routes/payments.routes.ts";
 import { usersRouter } from "./routes/users.routes.ts";
 
 export const API_VERSION = "1.0.0";
@@ -62,6 +64,10 @@ export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.use(requestContext());
+  app.use(async (c, next) => {
+    c.set("selfFetch", (req) => Promise.resolve(app.fetch(req, c.env, c.executionCtx)));
+    return next();
+  });
   app.use(secureHeaders({ crossOriginResourcePolicy: "cross-origin" }));
   app.use(
     cors({
@@ -91,6 +97,8 @@ export function createApp() {
   app.use("/api/v1/users/*", requireAuth());
   app.use("/api/v1/orders", requireAuth());
   app.use("/api/v1/orders/*", requireAuth());
+  app.use("/api/v1/payments", requireAuth());
+  app.use("/api/v1/payments/*", requireAuth());
   app.use("/api/v1/admin/*", requireAuth(), requireRole("ADMIN"));
   app.use(jsonBody({ "/api/v1/admin/products/import": (cfg) => cfg.MAX_IMPORT_BODY_BYTES }));
   // Rate limits and Idempotency-Key, per route (src/guards/index.ts).
@@ -110,6 +118,9 @@ export function createApp() {
   app.route("/api/v1/users", usersRouter);
   app.route("/api/v1/admin", adminCatalogRouter);
   app.route("/api/v1/orders", ordersRouter);
+  app.route("/api/v1/payments", paymentsRouter);
+  app.route("/api/v1/webhooks", webhooksRouter);
+  app.route("/api/v1/admin/queue", adminQueueRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -131,7 +142,8 @@ export function createApp() {
       { name: "Catalogue", description: "Public, edge-cached reads" },
       { name: "Accounts", description: "Signup, login, your account" },
       { name: "Orders", description: "Checkout and order lifecycle" },
-      { name: "Admin", description: "Catalogue management (role ADMIN)" },
+      { name: "Payments", description: "Payments and provider webhooks" },
+      { name: "Admin", description: "Catalogue and queue management (role ADMIN)" },
       { name: "Health", description: "Probes" },
     ],
   }));

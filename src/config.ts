@@ -59,6 +59,20 @@ const schema = z
       ),
     GUARD_TIMEOUT_MS: millis.default(250),
     ORDER_CACHE_TTL_SEC: seconds.default(30),
+    PAYMENT_PROVIDER: z.enum(["sandbox", "stripe"]).default("sandbox"),
+    PROVIDER_TIMEOUT_MS: millis.default(8000),
+    PROVIDER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(5).default(3),
+    PROVIDER_RETRY_BASE_MS: z.coerce.number().int().min(0).max(10_000).default(200),
+    BREAKER_FAILURE_THRESHOLD: z.coerce.number().int().min(1).max(100).default(5),
+    BREAKER_OPEN_SEC: z.coerce.number().int().min(1).max(3600).default(30),
+    SANDBOX_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
+    WEBHOOK_TOLERANCE_SEC: z.coerce.number().int().min(1).max(3600).default(300),
+    QUEUE_RETRY_BASE_SEC: z.coerce.number().int().min(0).max(3600).default(5),
+    STRIPE_API_BASE: z.string().url().default("https://api.stripe.com"),
+    STRIPE_SECRET_KEY: z.string().optional(),
+    /** Comma-separated: several are active during a rotation. */
+    STRIPE_WEBHOOK_SECRETS: z.string().optional(),
+    SANDBOX_WEBHOOK_SECRETS: z.string().optional(),
     IDEMPOTENCY_LEASE_SEC: z.coerce.number().int().min(5).max(3600).default(60),
     IDEMPOTENCY_RETENTION_SEC: z.coerce
       .number()
@@ -77,6 +91,14 @@ const schema = z
   });
 
 export type Config = z.infer<typeof schema>;
+
+/** A comma-separated secret list as an array (rotation: old and new both verify). */
+export function secretList(value: string | undefined): string[] {
+  return (value ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
 
 export class ConfigError extends Error {
   readonly issues: string[];

@@ -1,11 +1,21 @@
-/** Worker entry: HTTP via the Hono app (later: queue consumers, crons, Durable Objects). */
+/** Worker entry: HTTP (Hono app), queue consumers, and the Durable Object classes. */
+import { consumeDeadLetters } from "../queues/dead-letter.consumer.ts";
+import { QUEUE_NAMES } from "../queues/messages.ts";
+import { consumePaymentEvents } from "../queues/payment-events.consumer.ts";
 import { createApp } from "./app.ts";
 
 const app = createApp();
 
 export default {
   fetch: app.fetch,
-} satisfies ExportedHandler<Env>;
+  async queue(batch, env) {
+    if (QUEUE_NAMES.paymentEventsDlq.test(batch.queue)) return consumeDeadLetters(batch, env);
+    if (QUEUE_NAMES.paymentEvents.test(batch.queue)) return consumePaymentEvents(batch, env);
+    console.error(JSON.stringify({ level: "error", msg: "message from an unknown queue", queue: batch.queue }));
+    batch.retryAll();
+  },
+} satisfies ExportedHandler<Env, unknown>;
 
+export { CircuitBreaker } from "../durable-objects/circuit-breaker.ts";
 export { IdempotencyStore } from "../durable-objects/idempotency-store.ts";
 export { RateLimiter } from "../durable-objects/rate-limiter.ts";

@@ -177,6 +177,79 @@ export const outbox = pgTable(
   (t) => [index("outbox_unpublished_idx").on(t.id).where(sql`${t.publishedAt} IS NULL`)],
 );
 
+export const paymentStatus = pgEnum("payment_status", ["INITIATED", "SUCCEEDED", "FAILED", "REFUNDED"]);
+
+export const payments = pgTable(
+  "payments",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    orderId: uuid("order_id")
+      .notNull()
+      .references(() => orders.id, { onDelete: "restrict" }),
+    userId: uuid("user_id").notNull(),
+    provider: text("provider").notNull(),
+    /** The provider's id (Stripe PaymentIntent id, sandbox ref); set once the provider answered. */
+    providerRef: text("provider_ref"),
+    amountCents: bigint("amount_cents", { mode: "number" }).notNull(),
+    currency: text("currency").notNull(),
+    status: paymentStatus("status").notNull().default("INITIATED"),
+    createdAt: timestamp("created_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("payments_provider_ref_key").on(t.provider, t.providerRef),
+    // At most one live payment per order: a second one while the first is open or paid is refused.
+    uniqueIndex("payments_one_live_per_order").on(t.orderId).where(sql`${t.status} IN ('INITIATED', 'SUCCEEDED')`),
+    check("payments_amount_positive", sql`${t.amountCents} > 0`),
+  ],
+);
+
+export const webhookEventStatus = pgEnum("webhook_event_status", ["RECEIVED", "PROCESSED", "IGNORED", "FAILED"]);
+
+/** Every verified inbound webhook, stored before it is acknowledged; (provider, event_id) de-duplicates. */
+export const webhookEvents = pgTable(
+  "webhook_events",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    provider: text("provider").notNull(),
+    eventId: text("event_id").notNull(),
+    type: text("type").notNull(),
+    payload: jsonb("payload").notNull(),
+    status: webhookEventStatus("status").notNull().default("RECEIVED"),
+    attempts: integer("attempts").notNull().default(0),
+    lastError: text("last_error"),
+    receivedAt: timestamp("received_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
+    processedAt: timestamp("processed_at", { withTimezone: true, precision: 6 }),
+  },
+  (t) => [
+    uniqueIndex("webhook_events_provider_event_key").on(t.provider, t.eventId),
+    index("webhook_events_status_idx").on(t.status, t.receivedAt),
+  ],
+);
+
+export const deadLetterStatus = pgEnum("dead_letter_status", ["DEAD", "REPLAYED"]);
+
+export const deadLetters = pgTable(
+  "dead_letters",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    queue: text("queue").notNull(),
+    /** Stable identity of the message content (e.g. the webhook event id) so repeats update one row. */
+    messageKey: text("message_key").notNull(),
+    body: jsonb("body").notNull(),
+    attempts: integer("attempts").notNull(),
+    lastError: text("last_error"),
+    status: deadLetterStatus("status").notNull().default("DEAD"),
+    firstSeenAt: timestamp("first_seen_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
+    lastSeenAt: timestamp("last_seen_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
+    replayedAt: timestamp("replayed_at", { withTimezone: true, precision: 6 }),
+  },
+  (t) => [
+    uniqueIndex("dead_letters_queue_key").on(t.queue, t.messageKey),
+    index("dead_letters_status_seen_idx").on(t.status, t.lastSeenAt),
+  ],
+);
+
 export type Category = typeof categories.$inferSelect;
 export type Product = typeof products.$inferSelect;
 export type User = typeof users.$inferSelect;

@@ -24,6 +24,8 @@ export const GUARDS: GuardSpec[] = [
   { method: "POST", path: "/api/v1/auth/signup", rateLimits: ["signup"], idempotency: "optional" },
   { method: "POST", path: "/api/v1/auth/login", rateLimits: ["login-ip", "login-account"] },
   { method: "POST", path: "/api/v1/orders", rateLimits: ["order-create"], idempotency: "required" },
+  { method: "POST", path: "/api/v1/payments", rateLimits: ["payment-create"], idempotency: "required" },
+  { method: "POST", path: "/api/v1/webhooks/payments/:provider", rateLimits: ["webhook-intake"] },
   { method: "POST", path: "/api/v1/orders/bulk", rateLimits: ["admin-write"], idempotency: "optional" },
   { method: "PATCH", path: "/api/v1/orders/:id/status", rateLimits: ["admin-write"], idempotency: "optional" },
   { method: "POST", path: "/api/v1/admin/*", rateLimits: ["admin-write"], idempotency: "optional" },

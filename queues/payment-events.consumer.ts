@@ -1,0 +1,51 @@
+/**
+ * Consumer of the payment-events queue: ack or retry per message; failures retry with
+ * exponential backoff and jitter; after max_retries the queue moves the message to the DLQ.
+ */
+import { loadConfig } from "../src/config.ts";
+import { createDatabase } from "../src/db/client.ts";
+import { recordWebhookFailure } from "../src/db/payments.repo.ts";
+import { createLogger, errorFields } from "../src/lib/logger.ts";
+import { settle } from "../src/payments/settlement.ts";
+import { PaymentEventMessage } from "./messages.ts";
+
+export function backoffSeconds(attempt: number, baseSec: number): number {
+  if (baseSec === 0) return 0;
+  const exp = baseSec * 2 ** Math.max(0, attempt - 1);
+  return Math.min(3600, Math.round(exp * (0.5 + Math.random())));
+}
+
+export async function consumePaymentEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const cfg = loadConfig(env);
+  const log = createLogger(cfg.LOG_LEVEL, { component: "queue", queue: batch.queue });
+  const db = createDatabase(env.HYPERDRIVE_FRESH, { queryTimeoutMs: cfg.DB_QUERY_TIMEOUT_MS });
+  try {
+    const orm = await db.orm();
+    for (const msg of batch.messages) {
+      const parsed = PaymentEventMessage.safeParse(msg.body);
+      if (!parsed.success) {
+        // Malformed: retrying cannot help, but it must stay visible: let it reach the DLQ.
+        log.error("malformed queue message", { message_id: msg.id, attempts: msg.attempts });
+        msg.retry({ delaySeconds: backoffSeconds(msg.attempts, cfg.QUEUE_RETRY_BASE_SEC) });
+        continue;
+      }
+      try {
+        const outcome = await settle(orm, log, parsed.data.webhook_event_id);
+        log.info("payment event settled", { message_id: msg.id, event_id: parsed.data.event_id, outcome, attempts: msg.attempts });
+        msg.ack();
+      } catch (err) {
+        const fields = errorFields(err);
+        log.warn("payment event failed; will retry", {
+          message_id: msg.id,
+          event_id: parsed.data.event_id,
+          attempts: msg.attempts,
+          ...fields,
+        });
+        await recordWebhookFailure(orm, parsed.data.webhook_event_id, String(fields.error_message ?? "error")).catch(() => {});
+        msg.retry({ delaySeconds: backoffSeconds(msg.attempts, cfg.QUEUE_RETRY_BASE_SEC) });
+      }
+    }
+  } finally {
+    await db.close();
+  }
+}

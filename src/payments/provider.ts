@@ -1,0 +1,89 @@
+/** The provider interface, and the resilient call path every provider goes through. */
+import type { Config } from "../config.ts";
+import type { Logger } from "../lib/logger.ts";
+import { ApiError } from "../lib/problem.ts";
+import { withTimeout } from "../lib/timeout.ts";
+
+export interface CreatePaymentInput {
+  paymentId: string;
+  orderId: string;
+  amountCents: number;
+  currency: string;
+  idempotencyKey: string;
+  /** Sandbox only: what the simulated customer does. */
+  testOutcome?: SandboxOutcome | undefined;
+}
+
+export type SandboxOutcome = "succeeded" | "failed" | "delayed_success" | "provider_error" | "provider_timeout";
+
+export interface CreatePaymentResult {
+  providerRef: string;
+  redirectUrl?: string;
+  clientSecret?: string;
+}
+
+export interface PaymentProvider {
+  readonly name: "sandbox" | "stripe";
+  createPayment(input: CreatePaymentInput): Promise<CreatePaymentResult>;
+}
+
+/** A failure worth retrying (network, timeout, 429, 5xx) vs. one that will not get better. */
+export class ProviderError extends Error {
+  readonly retryable: boolean;
+  constructor(message: string, retryable: boolean) {
+    super(message);
+    this.name = "ProviderError";
+    this.retryable = retryable;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Breaker (shared per provider, a Durable Object) → timeout per attempt → up to
+ * PROVIDER_MAX_ATTEMPTS with full-jitter exponential backoff on retryable failures.
+ * An open breaker answers at once with 503 + Retry-After.
+ */
+export async function callProvider(
+  env: Env,
+  cfg: Config,
+  log: Logger,
+  provider: PaymentProvider,
+  input: CreatePaymentInput,
+): Promise<CreatePaymentResult> {
+  const breaker = env.CIRCUIT_BREAKER.get(env.CIRCUIT_BREAKER.idFromName(`payments:${provider.name}`));
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= cfg.PROVIDER_MAX_ATTEMPTS; attempt++) {
+    const gate = await breaker.acquire(cfg.BREAKER_OPEN_SEC * 1000);
+    if (!gate.allowed) {
+      throw new ApiError("service_unavailable", `The ${provider.name} payment provider is unavailable; retry later.`, {
+        headers: { "Retry-After": String(gate.retryAfterSec) },
+        extra: { code: "provider_unavailable", breaker: gate.state },
+      });
+    }
+    try {
+      const result = await withTimeout(provider.createPayment(input), cfg.PROVIDER_TIMEOUT_MS, `${provider.name} provider`);
+      await breaker.record(true, cfg.BREAKER_FAILURE_THRESHOLD);
+      return result;
+    } catch (err) {
+      lastError = err;
+      const retryable = !(err instanceof ProviderError) || err.retryable;
+      const state = await breaker.record(false, cfg.BREAKER_FAILURE_THRESHOLD);
+      log.warn("payment provider call failed", {
+        component: "payments",
+        provider: provider.name,
+        attempt,
+        retryable,
+        breaker: state,
+        error: err instanceof Error ? err.message.slice(0, 200) : "error",
+      });
+      if (!retryable || state === "open") break;
+      if (attempt < cfg.PROVIDER_MAX_ATTEMPTS) await sleep(Math.random() * cfg.PROVIDER_RETRY_BASE_MS * 2 ** (attempt - 1));
+    }
+  }
+  const detail =
+    lastError instanceof ProviderError && !lastError.retryable
+      ? "The payment provider refused the request."
+      : "The payment provider did not answer; retry later.";
+  throw new ApiError("service_unavailable", detail, { headers: { "Retry-After": "5" }, extra: { code: "provider_failed" } });
+}

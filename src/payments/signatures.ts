@@ -1,0 +1,100 @@
+/**
+ * Webhook signature verification on the raw body, before any parsing.
+ * - Stripe: `Stripe-Signature: t=<unix>,v1=<hex hmac>[,v1=…]`, HMAC-SHA256 over `${t}.${body}`.
+ * - Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<b64> [v1,<b64>…]`,
+ *   HMAC-SHA256 over `${id}.${timestamp}.${body}` with the base64 key after `whsec_`.
+ * Several active secrets (rotation); constant-time comparison; |now − t| ≤ tolerance.
+ */
+const enc = new TextEncoder();
+
+export class SignatureError extends Error {
+  readonly status: 400 | 401;
+  constructor(status: 400 | 401, message: string) {
+    super(message);
+    this.name = "SignatureError";
+    this.status = status;
+  }
+}
+
+async function hmac(key: Uint8Array, message: string): Promise<Uint8Array> {
+  const k = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return new Uint8Array(await crypto.subtle.sign("HMAC", k, enc.encode(message)));
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && crypto.subtle.timingSafeEqual(a, b);
+}
+
+function fromHex(hex: string): Uint8Array | null {
+  if (!/^([0-9a-f]{2})+$/i.test(hex)) return null;
+  return Uint8Array.from(hex.match(/../g) ?? [], (h) => Number.parseInt(h, 16));
+}
+
+function fromB64(b64: string): Uint8Array | null {
+  try {
+    return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  } catch {
+    return null;
+  }
+}
+
+function checkTimestamp(t: number, nowSec: number, toleranceSec: number): void {
+  if (!Number.isFinite(t)) throw new SignatureError(400, "The signature timestamp is not a number.");
+  if (Math.abs(nowSec - t) > toleranceSec) throw new SignatureError(401, "The signature timestamp is outside the tolerance window.");
+}
+
+export async function verifyStripe(
+  body: string,
+  header: string | undefined,
+  secrets: string[],
+  toleranceSec = 300,
+  nowSec = Date.now() / 1000,
+): Promise<void> {
+  if (!header) throw new SignatureError(400, "Missing Stripe-Signature header.");
+  const parts = header.split(",").map((p) => p.trim().split("="));
+  const t = Number(parts.find(([k]) => k === "t")?.[1]);
+  const v1 = parts.filter(([k, v]) => k === "v1" && v).map(([, v]) => fromHex(v as string));
+  if (!parts.some(([k]) => k === "t") || v1.length === 0) throw new SignatureError(400, "Malformed Stripe-Signature header.");
+  checkTimestamp(t, nowSec, toleranceSec);
+  for (const secret of secrets) {
+    const expected = await hmac(enc.encode(secret), `${t}.${body}`);
+    if (v1.some((sig) => sig && equal(sig, expected))) return;
+  }
+  throw new SignatureError(401, "No signature matches a configured secret.");
+}
+
+export async function verifyStandardWebhook(
+  body: string,
+  headers: { id?: string | undefined; timestamp?: string | undefined; signature?: string | undefined },
+  secrets: string[],
+  toleranceSec = 300,
+  nowSec = Date.now() / 1000,
+): Promise<void> {
+  const { id, timestamp, signature } = headers;
+  if (!id || !timestamp || !signature) throw new SignatureError(400, "Missing webhook-id, webhook-timestamp or webhook-signature header.");
+  if (!/^\d+$/.test(timestamp)) throw new SignatureError(400, "webhook-timestamp must be unix seconds.");
+  checkTimestamp(Number(timestamp), nowSec, toleranceSec);
+  const given = signature
+    .split(" ")
+    .map((s) => s.split(","))
+    .filter(([v, sig]) => v === "v1" && sig)
+    .map(([, sig]) => fromB64(sig as string));
+  if (given.length === 0) throw new SignatureError(400, "webhook-signature has no v1 signature.");
+  for (const secret of secrets) {
+    const key = fromB64(secret.startsWith("whsec_") ? secret.slice(6) : secret);
+    if (!key) continue;
+    const expected = await hmac(key, `${id}.${timestamp}.${body}`);
+    if (given.some((sig) => sig && equal(sig, expected))) return;
+  }
+  throw new SignatureError(401, "No signature matches a configured secret.");
+}
+
+/** Signs like a Standard Webhooks sender (used by the sandbox provider). */
+export async function signStandardWebhook(secret: string, id: string, timestamp: number, body: string): Promise<string> {
+  const key = fromB64(secret.startsWith("whsec_") ? secret.slice(6) : secret);
+  if (!key) throw new Error("invalid webhook secret");
+  const sig = await hmac(key, `${id}.${timestamp}.${body}`);
+  let bin = "";
+  for (const b of sig) bin += String.fromCharCode(b);
+  return `v1,${btoa(bin)}`;
+}
