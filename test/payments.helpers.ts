@@ -3,7 +3,7 @@ import { api, jsonInit, sql, type TestUser } from "./helpers.ts";
 import { makeProduct, placeOrder } from "./orders.helpers.ts";
 
 export const SANDBOX_SECRETS = env.SANDBOX_WEBHOOK_SECRETS?.split(",") ?? [];
-export const STRIPE_SECRETS = env.STRIPE_WEBHOOK_SECRETS.split(",");
+export const STRIPE_SECRETS = env.STRIPE_WEBHOOK_SECRETS?.split(",") ?? [];
 
 export async function pendingOrder(user: TestUser, price = 2500): Promise<{ id: string; total: number }> {
   const p = await makeProduct({ stock: 100, price });
