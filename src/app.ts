@@ -93,6 +93,15 @@ export function createApp() {
         ),
     }),
   );
+  // Public reads cached at the edge; defaults folded into the key. A HIT is answered here,
+  // before the per-IP rate limiter: that limit protects the origin (misses reach Postgres);
+  // volumetric per-IP limits on hits are the WAF's job at the zone (cheaper than a DO call).
+  const cached = (defaults?: Record<string, string>) =>
+    edgeCache({ ...(defaults ? { defaults } : {}), refetch: (req, c) => Promise.resolve(app.fetch(req, c.env, c.executionCtx)) });
+  app.use("/api/v1/categories", cached());
+  app.use("/api/v1/products", cached({ limit: "20" }));
+  app.use("/api/v1/products/:idOrSku", cached());
+  app.use("/api/v1/search", cached({ limit: "20" }));
   // Who may call what: one place. Authentication runs before any body is read.
   app.use("/api/v1/users/*", requireAuth());
   app.use("/api/v1/orders", requireAuth());
@@ -104,13 +113,6 @@ export function createApp() {
   // Rate limits and Idempotency-Key, per route (src/guards/index.ts).
   applyGuards(app);
 
-  // Public reads cached at the edge; defaults folded into the key.
-  const cached = (defaults?: Record<string, string>) =>
-    edgeCache({ ...(defaults ? { defaults } : {}), refetch: (req, c) => Promise.resolve(app.fetch(req, c.env, c.executionCtx)) });
-  app.use("/api/v1/categories", cached());
-  app.use("/api/v1/products", cached({ limit: "20" }));
-  app.use("/api/v1/products/:idOrSku", cached());
-  app.use("/api/v1/search", cached({ limit: "20" }));
 
   app.route("/health", healthRouter);
   app.route("/api/v1", catalogRouter);

@@ -57,25 +57,29 @@ describe("RateLimiter Durable Object", () => {
 describe("rate-limit guard", () => {
   const low = (overrides: string, extra: Record<string, unknown> = {}) => ({ ...env, RATE_LIMIT_OVERRIDES: overrides, ...extra }) as Env;
 
-  it("adds RateLimit-Policy and RateLimit headers; refuses past the limit with 429 + Retry-After", async () => {
+  it("adds RateLimit-Policy and RateLimit headers; refuses past the limit with 429 + Retry-After (cache misses)", async () => {
     const bindings = low("public-read=3/60");
     const ip = `203.0.113.${Math.floor(Math.random() * 200)}`;
     const headers = { "CF-Connecting-IP": ip };
     const seen: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const res = await apiSettled("/api/v1/categories", { headers }, bindings);
+      const res = await apiSettled(`/api/v1/products?limit=${i + 1}&min_price=${ip.length}`, { headers }, bindings);
       expect(res.status).toBe(200);
+      expect(res.headers.get("x-cache")).toBe("MISS");
       expect(res.headers.get("ratelimit-policy")).toBe('"public-read";q=3;w=60');
       seen.push(res.headers.get("ratelimit") ?? "");
     }
     expect(seen.map((h) => /r=(\d+)/.exec(h)?.[1])).toEqual(["2", "1", "0"]);
-    const refused = await apiSettled("/api/v1/categories", { headers }, bindings);
+    // A HIT is served before the limiter (it costs the origin nothing)…
+    expect((await apiSettled(`/api/v1/products?limit=1&min_price=${ip.length}`, { headers }, bindings)).headers.get("x-cache")).toBe("HIT");
+    // …a MISS past the limit is refused.
+    const refused = await apiSettled("/api/v1/products?limit=9", { headers }, bindings);
     const p = await expectProblem(refused, 429, "rate_limited");
     expect(p.detail).toContain("public-read");
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect(refused.headers.get("ratelimit")).toMatch(/^"public-read";r=0;t=\d+$/);
     // Another client IP has its own budget.
-    expect((await apiSettled("/api/v1/categories", { headers: { "CF-Connecting-IP": "192.0.2.77" } }, bindings)).status).toBe(200);
+    expect((await apiSettled("/api/v1/products?limit=10", { headers: { "CF-Connecting-IP": "192.0.2.77" } }, bindings)).status).toBe(200);
   });
 
   it("login is limited per account across IPs, with both policies in the headers", async () => {
@@ -99,7 +103,7 @@ describe("rate-limit guard", () => {
     const broken = { idFromName: () => ({}), get: () => ({ hit: () => Promise.reject(new Error("DO exploded")) }) };
     const warnings: string[] = [];
     vi.spyOn(console, "warn").mockImplementation((l: unknown) => void warnings.push(String(l)));
-    const res = await apiSettled("/api/v1/categories", undefined, { ...env, LOG_LEVEL: "warn", RATE_LIMITER: broken } as unknown as Env);
+    const res = await apiSettled("/api/v1/products?limit=11", undefined, { ...env, LOG_LEVEL: "warn", RATE_LIMITER: broken } as unknown as Env);
     vi.restoreAllMocks();
     expect(res.status).toBe(200);
     expect(res.headers.get("ratelimit")).toBeNull();
