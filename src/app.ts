@@ -113,7 +113,6 @@ export function createApp() {
   // Rate limits and Idempotency-Key, per route (src/guards/index.ts).
   applyGuards(app);
 
-
   app.route("/health", healthRouter);
   app.route("/api/v1", catalogRouter);
   app.route("/api/v1/auth", authRouter);

@@ -8,7 +8,7 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
-  async queue(batch, env) {
+  async queue(batch, env, _ctx) {
     if (QUEUE_NAMES.paymentEventsDlq.test(batch.queue)) return consumeDeadLetters(batch, env);
     if (QUEUE_NAMES.paymentEvents.test(batch.queue)) return consumePaymentEvents(batch, env);
     console.error(JSON.stringify({ level: "error", msg: "message from an unknown queue", queue: batch.queue }));

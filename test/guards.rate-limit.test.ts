@@ -103,7 +103,11 @@ describe("rate-limit guard", () => {
     const broken = { idFromName: () => ({}), get: () => ({ hit: () => Promise.reject(new Error("DO exploded")) }) };
     const warnings: string[] = [];
     vi.spyOn(console, "warn").mockImplementation((l: unknown) => void warnings.push(String(l)));
-    const res = await apiSettled("/api/v1/products?limit=11", undefined, { ...env, LOG_LEVEL: "warn", RATE_LIMITER: broken } as unknown as Env);
+    const res = await apiSettled("/api/v1/products?limit=11", undefined, {
+      ...env,
+      LOG_LEVEL: "warn",
+      RATE_LIMITER: broken,
+    } as unknown as Env);
     vi.restoreAllMocks();
     expect(res.status).toBe(200);
     expect(res.headers.get("ratelimit")).toBeNull();

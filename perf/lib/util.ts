@@ -31,7 +31,10 @@ export function rand(seed: number, i: number): number {
 export function zipf(n: number, s = 1.0): (u: number) => number {
   const cdf = new Float64Array(n);
   let acc = 0;
-  for (let k = 0; k < n; k++) cdf[k] = acc += 1 / (k + 1) ** s;
+  for (let k = 0; k < n; k++) {
+    acc += 1 / (k + 1) ** s;
+    cdf[k] = acc;
+  }
   for (let k = 0; k < n; k++) cdf[k] = (cdf[k] as number) / acc;
   return (u) => {
     let lo = 0;
@@ -56,6 +59,9 @@ export class Latencies {
       this.#buf = next;
     }
     this.#buf[this.count++] = ms;
+  }
+  at(i: number): number {
+    return this.#buf[i] as number;
   }
   percentiles(ps: number[]): number[] {
     const sorted = this.#buf.slice(0, this.count).sort();

@@ -1,0 +1,205 @@
+/**
+ * Write-path scenarios: login, order creation (spread and hot SKU), payment webhook intake
+ * (plus the queue consumer's drain rate). Rate-limit policies that would refuse a load
+ * generator are switched off per scenario (vars); every other guard stays on.
+ */
+import { createHmac, randomUUID } from "node:crypto";
+import { sign } from "hono/jwt";
+import { withClient } from "../scripts/lib/db.ts";
+import { hashPassword } from "../src/lib/password.ts";
+import type { RecordedQuery } from "./lib/sql.ts";
+import type { RequestSpec, Scenario, ScenarioContext } from "./scenarios.ts";
+
+const json = (path: string, body: unknown, headers: Record<string, string> = {}): RequestSpec => ({
+  method: "POST",
+  path,
+  body: JSON.stringify(body),
+  headers: { "content-type": "application/json", ...headers },
+});
+const q = (text: string, values: unknown[] = []): RecordedQuery => ({ config: { text }, values });
+
+async function benchUser(ctx: ScenarioContext, role: "USER" | "ADMIN" = "USER"): Promise<{ id: string; token: string }> {
+  const email = `bench-${randomUUID()}@example.com`;
+  const id = await withClient(
+    ctx.dbUrl,
+    async (c) =>
+      (await c.query("INSERT INTO users (email, password_hash, role) VALUES ($1, 'x', $2) RETURNING id", [email, role])).rows[0]
+        .id as string,
+  );
+  const now = Math.floor(Date.now() / 1000);
+  const token = await sign(
+    { sub: id, role, iss: "toko-edge", aud: "toko-edge-api", iat: now, nbf: now, exp: now + 3600 },
+    ctx.secrets.JWT_SECRET as string,
+    "HS256",
+  );
+  return { id, token };
+}
+
+/** Stock high enough that no order is refused during the run. */
+async function stockUp(ctx: ScenarioContext, skus: string[]): Promise<void> {
+  await withClient(ctx.dbUrl, (c) => c.query("UPDATE products SET stock = 1000000000 WHERE sku = ANY($1)", [skus]));
+}
+
+/** The checkout transaction as src/services/orders.service.ts issues it, replayed directly. */
+function checkoutSql(userId: string, sku: string, price: number, productId: string): RecordedQuery[] {
+  const orderId = randomUUID();
+  return [
+    q("BEGIN"),
+    q("SELECT id, sku, name, price_cents, currency, status::text, stock FROM products WHERE sku = ANY($1::text[]) ORDER BY id FOR UPDATE", [
+      [sku],
+    ]),
+    q(
+      `UPDATE products p SET stock = p.stock - v.qty, updated_at = now() FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, qty int) WHERE p.id = v.id`,
+      [JSON.stringify([{ id: productId, qty: 1 }])],
+    ),
+    q(
+      "INSERT INTO orders (id, user_id, currency, subtotal_cents, total_cents, client_token) VALUES ($1, $2, 'USD', $3, $3, NULL) ON CONFLICT (user_id, client_token) DO NOTHING RETURNING id",
+      [orderId, userId, price],
+    ),
+    q(
+      "INSERT INTO order_items (order_id, product_id, sku, name, unit_price_cents, qty, line_total_cents) VALUES ($1, $2, $3, 'x', $4::int, 1, $4::bigint)",
+      [orderId, productId, sku, price],
+    ),
+    q(
+      "INSERT INTO order_status_history (order_id, from_status, to_status, actor_id, actor_role) VALUES ($1, NULL, 'PENDING', $2, 'USER')",
+      [orderId, userId],
+    ),
+    q("INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload) VALUES ('order', $1, 'order.created', $2::jsonb)", [
+      orderId,
+      JSON.stringify({ order_id: orderId }),
+    ]),
+    q("COMMIT"),
+    q(
+      `SELECT o.id, o.status::text, (SELECT json_agg(json_build_object('sku', i.sku, 'qty', i.qty)) FROM order_items i WHERE i.order_id = o.id) AS items
+       FROM orders o JOIN users u ON u.id = o.user_id WHERE o.id = $1`,
+      [orderId],
+    ),
+  ];
+}
+
+function orderScenario(name: string, hot: boolean, smoke: boolean): Scenario {
+  return {
+    name,
+    description: `POST /api/v1/orders (Idempotency-Key, JWT, one line) ${hot ? "all on ONE SKU (row-lock contention)" : "over 100 SKUs"}; order-create limit off`,
+    target: "app",
+    smoke,
+    vars: { RATE_LIMIT_OVERRIDES: "order-create=off" },
+    async prepare(ctx) {
+      const picks = ctx.catalog.products.slice(0, hot ? 1 : 100);
+      await stockUp(
+        ctx,
+        picks.map((p) => p.sku),
+      );
+      const prices = await withClient(ctx.dbUrl, async (c) => {
+        const rows = (await c.query("SELECT sku, price_cents FROM products WHERE sku = ANY($1)", [picks.map((p) => p.sku)])).rows as {
+          sku: string;
+          price_cents: number;
+        }[];
+        return new Map(rows.map((r) => [r.sku, r.price_cents]));
+      });
+      const user = await benchUser(ctx);
+      const run = randomUUID().slice(0, 8);
+      const pick = (i: number) => picks[i % picks.length] as (typeof picks)[number];
+      return {
+        request: (i) =>
+          json(
+            "/api/v1/orders",
+            { items: [{ sku: pick(i).sku, qty: 1 }] },
+            { authorization: `Bearer ${user.token}`, "idempotency-key": `bench-${run}-${i}` },
+          ),
+        sql: (i) => checkoutSql(user.id, pick(i).sku, prices.get(pick(i).sku) ?? 100, pick(i).id),
+      };
+    },
+  };
+}
+
+export const WRITE_SCENARIOS: Scenario[] = [
+  {
+    name: "login",
+    description: "POST /api/v1/auth/login, 200 accounts, right password (PBKDF2-SHA256 100k verify + JWT); login limits off",
+    target: "app",
+    smoke: false,
+    vars: { RATE_LIMIT_OVERRIDES: "login-ip=off,login-account=off" },
+    async prepare(ctx) {
+      const password = "bench-password-0123";
+      const hash = await hashPassword(password);
+      const emails = Array.from({ length: 200 }, () => `login-${randomUUID()}@example.com`);
+      await withClient(ctx.dbUrl, (c) => c.query("INSERT INTO users (email, password_hash) SELECT unnest($1::text[]), $2", [emails, hash]));
+      return {
+        request: (i) => json("/api/v1/auth/login", { email: emails[i % emails.length], password }),
+        sql: (i) => [
+          q("SELECT id, email, password_hash, role FROM users WHERE email = $1 LIMIT 1", [emails[i % emails.length]]),
+          q("DELETE FROM login_throttle WHERE key = $1", [`acct:${emails[i % emails.length]}`]),
+        ],
+      };
+    },
+  },
+  orderScenario("order-create", false, false),
+  orderScenario("order-create-hot-sku", true, false),
+  {
+    name: "webhook-intake",
+    description: "POST /api/v1/webhooks/payments/sandbox, Standard-Webhooks-signed, unique event ids: verify, store, enqueue, 202",
+    target: "app",
+    smoke: false,
+    vars: { RATE_LIMIT_OVERRIDES: "webhook-intake=off" },
+    async prepare(ctx) {
+      const secret = (ctx.secrets.SANDBOX_WEBHOOK_SECRETS ?? "").split(",")[0] ?? "";
+      const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
+      const run = randomUUID().slice(0, 8);
+      const started = Date.now();
+      return {
+        request: (i) => {
+          const id = `evt_bench_${run}_${i}`;
+          const ts = Math.floor(Date.now() / 1000);
+          // An event type the consumer acknowledges as IGNORED: measures intake and queue plumbing, not settlement.
+          const body = JSON.stringify({ id, type: "payment.bench_noop", data: {} });
+          const sig = createHmac("sha256", key).update(`${id}.${ts}.${body}`).digest("base64");
+          return {
+            method: "POST",
+            path: "/api/v1/webhooks/payments/sandbox",
+            body,
+            headers: {
+              "content-type": "application/json",
+              "webhook-id": id,
+              "webhook-timestamp": String(ts),
+              "webhook-signature": `v1,${sig}`,
+            },
+          };
+        },
+        sql: (i) => [
+          q(
+            "INSERT INTO webhook_events (provider, event_id, type, payload) VALUES ('sandbox', $1, 'payment.bench_noop', $2::jsonb) ON CONFLICT (provider, event_id) DO NOTHING RETURNING id",
+            [`sql_${run}_${i}_${randomUUID()}`, "{}"],
+          ),
+        ],
+        after: async () => {
+          // Consumer throughput: how fast the queue drains what intake accepted.
+          const count = (status: string) =>
+            withClient(ctx.dbUrl, async (c) =>
+              Number(
+                (
+                  await c.query("SELECT count(*) FROM webhook_events WHERE event_id LIKE $1 AND status = $2", [
+                    `evt_bench_${run}_%`,
+                    status,
+                  ])
+                ).rows[0].count,
+              ),
+            );
+          const t0 = Date.now();
+          const backlog = await count("RECEIVED");
+          let left = backlog;
+          while (left > 0 && Date.now() - t0 < 60_000) {
+            await new Promise((r) => setTimeout(r, 500));
+            left = await count("RECEIVED");
+          }
+          const done = await count("IGNORED");
+          const secs = (Date.now() - t0) / 1000;
+          return {
+            "consumer processed": `${done} events in total since the scenario started ${((Date.now() - started) / 1000).toFixed(0)} s ago`,
+            "consumer drain": `backlog ${backlog} at the end of intake → ${left} after ${secs.toFixed(1)} s (${((backlog - left) / Math.max(secs, 0.001)).toFixed(0)} events/s; local Miniflare queue, batch 10)`,
+          };
+        },
+      };
+    },
+  },
+];
