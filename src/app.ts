@@ -26,6 +26,7 @@ import { catalogRouter } from "./routes/catalog.routes.ts";
 import { healthRouter } from "./routes/health.routes.ts";
 import { ordersRouter } from "./routes/orders.routes.ts";
 import { paymentsRouter, webhooksRouter } from "./routes/payments.routes.ts";
+import { sandboxRouter } from "./routes/sandbox.routes.ts";
 import { usersRouter } from "./routes/users.routes.ts";
 
 export const API_VERSION = "1.0.0";
@@ -122,6 +123,7 @@ export function createApp() {
   app.route("/api/v1/payments", paymentsRouter);
   app.route("/api/v1/webhooks", webhooksRouter);
   app.route("/api/v1/admin/queue", adminQueueRouter);
+  app.route("/sandbox", sandboxRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { CircuitBreaker } from "../durable-objects/circuit-breaker.ts";
-import { createUser, expectProblem, sql } from "./helpers.ts";
+import { api, createUser, expectProblem, sql } from "./helpers.ts";
 import { eventually, orderStatus, pay, pendingOrder, postWebhook, SANDBOX_SECRETS } from "./payments.helpers.ts";
 
 afterEach(() => vi.restoreAllMocks());
@@ -18,9 +18,12 @@ describe("end to end: order → payment → signed webhook → queue → order P
     expect(payment).toMatchObject({
       amount_cents: 4200,
       status: "INITIATED",
-      redirect_url: expect.stringContaining("/api/v1/payments/sandbox/"),
+      redirect_url: expect.stringMatching(/\/sandbox\/checkout\/sbx_pi_[0-9a-f]{32}$/),
     });
     await eventually(async () => (await orderStatus(order.id)) === "PAID");
+    const page = await api(new URL(payment.redirect_url).pathname);
+    expect(page.headers.get("content-type")).toContain("text/html");
+    expect(await page.text()).toContain("SUCCEEDED");
     const [p] = await sql<{ status: string }>("SELECT status::text AS status FROM payments WHERE id = $1", [payment.payment_id]);
     expect(p?.status).toBe("SUCCEEDED");
     const history = await sql(

@@ -52,7 +52,7 @@ export function sandboxProvider(opts: SandboxOptions): PaymentProvider {
         currency: input.currency,
       };
       opts.deliver({ type, data }, outcome === "delayed_success" ? opts.delayMs : 0);
-      return { providerRef, redirectUrl: `${opts.origin}/api/v1/payments/sandbox/${providerRef}` };
+      return { providerRef, redirectUrl: `${opts.origin}/sandbox/checkout/${providerRef}` };
     },
   };
 }

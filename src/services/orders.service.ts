@@ -46,7 +46,7 @@ async function createInTx(tx: Drizzle, userId: string, input: OrderCreate, actor
   const unknown: FieldError[] = [];
   input.items.forEach((l, i) => {
     const p = bySku.get(l.sku);
-    if (!p || p.status !== "active")
+    if (p?.status !== "active")
       unknown.push({ field: `${prefix}items.${i}.sku`, in: "body", code: "unknown_sku", message: `no active product has SKU ${l.sku}` });
   });
   if (unknown.length) throw new ApiError("validation_error", "Some SKUs are not for sale; nothing was ordered.", { errors: unknown });
