@@ -1,5 +1,6 @@
 /** SQL of the public catalogue. Takes a drizzle instance; knows nothing of HTTP. */
 import { and, asc, desc, eq, gte, lte, type SQL, sql } from "drizzle-orm";
+import { UUID } from "../lib/ids.ts";
 import type { Drizzle } from "./client.ts";
 import { categories, products } from "./schema.ts";
 
@@ -55,8 +56,6 @@ export interface ProductFilter {
   currency?: string | undefined;
   inStock?: boolean | undefined;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Newest first, keyset over (created_at, id); fetches `limit + 1` to know whether more exist. */
 export async function listProducts(

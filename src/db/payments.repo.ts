@@ -1,5 +1,6 @@
 /** SQL for payments, webhook events and dead letters. */
 import { type SQL, sql } from "drizzle-orm";
+import { UUID } from "../lib/ids.ts";
 import type { Drizzle } from "./client.ts";
 
 export type PaymentRow = {
@@ -49,7 +50,6 @@ export async function findPaymentForUpdate(
   ref: { providerRef?: string | undefined; paymentId?: string | undefined },
 ): Promise<PaymentRow | null> {
   // Our own payment id (sent to the provider as metadata) first: it is known before the provider answers.
-  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
   const cond = ref.paymentId && UUID.test(ref.paymentId) ? sql`id = ${ref.paymentId}` : sql`provider_ref = ${ref.providerRef ?? ""}`;
   const res = await db.execute<PaymentRow>(sql`SELECT ${PAYMENT_COLS} FROM payments WHERE provider = ${provider} AND ${cond} FOR UPDATE`);
   return res.rows[0] ?? null;

@@ -5,6 +5,7 @@
  */
 import { sign, verify } from "hono/jwt";
 import type { Config } from "../config.ts";
+import { UUID } from "./ids.ts";
 import { ApiError } from "./problem.ts";
 
 export type Role = "ADMIN" | "USER";
@@ -12,8 +13,6 @@ export interface Principal {
   userId: string;
   role: Role;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function issueAccessToken(cfg: Config, p: Principal): Promise<{ token: string; expiresIn: number }> {
   const now = Math.floor(Date.now() / 1000);

@@ -3,11 +3,11 @@
 import { findProduct, listCategories, listProducts, type ProductRow, searchProducts } from "../db/catalog.repo.ts";
 import type { Drizzle } from "../db/client.ts";
 import { decodeCursor, encodeCursor } from "../lib/cursor.ts";
+import { UUID } from "../lib/ids.ts";
 import { ApiError } from "../lib/problem.ts";
 import type { CategoryDto, ProductDto, ProductListQuery } from "../schemas/catalog.ts";
 
 export const DEFAULT_LIMIT = 20;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PG_TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/;
 const PG_REAL = /^-?\d+(\.\d+)?(e-?\d+)?$/;
 
