@@ -50,12 +50,7 @@ function renderError(err: Error, c: Context<AppEnv>): Response {
     apiError = new ApiError(code);
   } else {
     // Log the internals; the client only learns that it failed and under which request id.
-    const fields = errorFields(err);
-    c.get("log")?.error("unhandled error", {
-      component: "http",
-      ...fields,
-      stack: /^Failed query/.test(err.message) ? undefined : err.stack,
-    });
+    c.get("log")?.error("unhandled error", { component: "http", ...errorFields(err, { stack: true }) });
     apiError = new ApiError("internal_error", "Something went wrong on our side. Quote the request id if you contact support.");
   }
   return problemResponse(apiError, requestId, c.req.path);
@@ -64,11 +59,7 @@ function renderError(err: Error, c: Context<AppEnv>): Response {
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-  app.use(requestContext());
-  app.use(async (c, next) => {
-    c.set("selfFetch", (req) => Promise.resolve(app.fetch(req, c.env, c.executionCtx)));
-    return next();
-  });
+  app.use(requestContext({ fetch: (req, c) => app.fetch(req, c.env, c.executionCtx) }));
   app.use(secureHeaders({ crossOriginResourcePolicy: "cross-origin" }));
   app.use(
     cors({
@@ -97,8 +88,7 @@ export function createApp() {
   // Public reads cached at the edge; defaults folded into the key. A HIT is answered here,
   // before the per-IP rate limiter: that limit protects the origin (misses reach Postgres);
   // volumetric per-IP limits on hits are the WAF's job at the zone (cheaper than a DO call).
-  const cached = (defaults?: Record<string, string>) =>
-    edgeCache({ ...(defaults ? { defaults } : {}), refetch: (req, c) => Promise.resolve(app.fetch(req, c.env, c.executionCtx)) });
+  const cached = (defaults?: Record<string, string>) => edgeCache(defaults ? { defaults } : {});
   app.use("/api/v1/categories", cached());
   app.use("/api/v1/products", cached({ limit: "20" }));
   app.use("/api/v1/products/:idOrSku", cached());

@@ -113,6 +113,13 @@ export async function getOrder(db: Drizzle, id: string, opts: { forUpdate?: bool
   return res.rows[0] ?? null;
 }
 
+/** Several orders in one query, in the order of `ids`. */
+export async function getOrders(db: Drizzle, ids: string[]): Promise<OrderRecord[]> {
+  const res = await db.execute<OrderRecord>(sql`${ORDER_SELECT} WHERE o.id = ANY(${sql.param(ids)}::uuid[])`);
+  const byId = new Map(res.rows.map((r) => [r.id, r]));
+  return ids.flatMap((id) => byId.get(id) ?? []);
+}
+
 export interface OrderFilter {
   userId?: string | undefined;
   status?: string | undefined;

@@ -70,6 +70,18 @@ export async function insertWebhookEvent(
   return res.rows[0]?.id ?? null;
 }
 
+/** Forgets a stored event that could not be queued, so the provider's retry is stored anew. */
+export async function deleteWebhookEvent(db: Drizzle, id: string): Promise<void> {
+  await db.execute(sql`DELETE FROM webhook_events WHERE id = ${id}`);
+}
+
+export async function findPaymentByRef(db: Drizzle, provider: string, providerRef: string): Promise<PaymentRow | null> {
+  const res = await db.execute<PaymentRow>(
+    sql`SELECT ${PAYMENT_COLS} FROM payments WHERE provider = ${provider} AND provider_ref = ${providerRef}`,
+  );
+  return res.rows[0] ?? null;
+}
+
 export type WebhookEventRow = {
   id: string;
   provider: string;

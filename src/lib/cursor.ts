@@ -3,6 +3,8 @@
  * HMAC-SHA256 over (scope, payload) makes it tamper-evident, and the scope
  * (route + filters) stops a cursor from one query being replayed on another.
  */
+import { b64url, fromB64url } from "./encoding.ts";
+import { UUID } from "./ids.ts";
 import { ApiError } from "./problem.ts";
 
 const enc = new TextEncoder();
@@ -15,17 +17,6 @@ function hmacKey(secret: string): Promise<CryptoKey> {
     keys.set(secret, k);
   }
   return k;
-}
-
-export function b64url(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
-export function fromB64url(s: string): Uint8Array {
-  const bin = atob(s.replaceAll("-", "+").replaceAll("_", "/"));
-  return Uint8Array.from(bin, (ch) => ch.charCodeAt(0));
 }
 
 const SIG_BYTES = 16;
@@ -63,3 +54,43 @@ export async function decodeCursor(secret: string, scope: string, cursor: string
     throw invalid();
   }
 }
+
+/** Keyset position (sort key as Postgres text, row id). */
+export interface KeysetPosition {
+  key: string;
+  id: string;
+}
+
+/** Reads a keyset cursor: verified, scoped, and the sort key shaped as `keyPattern` requires. */
+export async function readKeyset(
+  secret: string,
+  scope: string,
+  cursor: string | undefined,
+  keyPattern: RegExp,
+): Promise<KeysetPosition | null> {
+  if (!cursor) return null;
+  const [key, id] = await decodeCursor(secret, scope, cursor);
+  if (typeof key !== "string" || !keyPattern.test(key) || typeof id !== "string" || !UUID.test(id)) throw invalid();
+  return { key, id };
+}
+
+/** One page from rows fetched with `limit + 1` (the extra row only says there is more). */
+export async function keysetPage<T extends { id: string }, D>(
+  rows: T[],
+  limit: number,
+  cursor: { secret: string; scope: string; keyOf: (last: T) => string },
+  toDto: (row: T) => D,
+): Promise<{ data: D[]; has_more: boolean; next_cursor: string | null }> {
+  const has_more = rows.length > limit;
+  const items = has_more ? rows.slice(0, limit) : rows;
+  const last = items.at(-1);
+  return {
+    data: items.map(toDto),
+    has_more,
+    next_cursor: has_more && last ? await encodeCursor(cursor.secret, cursor.scope, [cursor.keyOf(last), last.id]) : null,
+  };
+}
+
+/** Postgres text forms of the sort keys we page on. */
+export const PG_TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/;
+export const PG_REAL = /^-?\d+(\.\d+)?(e-?\d+)?$/;

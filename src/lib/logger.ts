@@ -31,13 +31,20 @@ export function createLogger(level: LogLevel = "info", base: Record<string, unkn
   };
 }
 
-/** Error details fit for a log line: name and message, never the stack of a user-facing error. */
-export function errorFields(err: unknown): Record<string, unknown> {
+/**
+ * Error details fit for a log line (never for a response): name, message and, on request,
+ * the stack. Query-builder errors embed the SQL parameters (emails, hashes…) in their
+ * message and stack, so the driver's cause is logged instead.
+ */
+export function errorFields(err: unknown, opts: { stack?: boolean } = {}): Record<string, unknown> {
   if (!(err instanceof Error)) return { error: "non-error thrown" };
-  // Query-builder errors embed the SQL parameters (emails, hashes…): log the driver's cause instead.
   const cause = (err as { cause?: unknown }).cause;
-  if (/^Failed query/.test(err.message) && cause instanceof Error) {
-    return { error: err.name, error_message: cause.message.slice(0, 300), pg_code: (cause as { code?: string }).code };
-  }
-  return { error: err.name, error_message: err.message.slice(0, 300) };
+  const queryError = /^Failed query/.test(err.message) && cause instanceof Error;
+  const source = queryError ? cause : err;
+  return {
+    error: err.name,
+    error_message: source.message.slice(0, 300),
+    ...(queryError ? { pg_code: (cause as { code?: string }).code } : {}),
+    ...(opts.stack ? { stack: source.stack } : {}),
+  };
 }

@@ -4,20 +4,12 @@
  * hashes still verify (and are upgraded at the next login). workerd caps PBKDF2 at
  * 100,000 iterations, which is what we use.
  */
+import { b64url, fromB64url } from "./encoding.ts";
+
 const enc = new TextEncoder();
 export const PBKDF2_ITERATIONS = 100_000;
 const SALT_BYTES = 16;
 const HASH_BITS = 256;
-
-function b64u(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
-function unb64u(s: string): Uint8Array {
-  return Uint8Array.from(atob(s.replaceAll("-", "+").replaceAll("_", "/")), (c) => c.charCodeAt(0));
-}
 
 async function derive(password: string, salt: Uint8Array, iterations: number): Promise<Uint8Array> {
   const key = await crypto.subtle.importKey("raw", enc.encode(password.normalize("NFKC")), "PBKDF2", false, ["deriveBits"]);
@@ -26,7 +18,7 @@ async function derive(password: string, salt: Uint8Array, iterations: number): P
 
 export async function hashPassword(password: string, iterations = PBKDF2_ITERATIONS): Promise<string> {
   const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
-  return `pbkdf2-sha256$${iterations}$${b64u(salt)}$${b64u(await derive(password, salt, iterations))}`;
+  return `pbkdf2-sha256$${iterations}$${b64url(salt)}$${b64url(await derive(password, salt, iterations))}`;
 }
 
 /** Constant-time comparison of equal-length byte arrays. */
@@ -49,8 +41,8 @@ export async function verifyPassword(password: string, stored: string): Promise<
   if (scheme !== "pbkdf2-sha256" || !Number.isInteger(iterations) || iterations < 1 || !saltText || !hashText) {
     return { ok: false, needsRehash: false };
   }
-  const actual = await derive(password, unb64u(saltText), Math.min(iterations, PBKDF2_ITERATIONS));
-  return { ok: equal(actual, unb64u(hashText)), needsRehash: iterations < PBKDF2_ITERATIONS };
+  const actual = await derive(password, fromB64url(saltText), Math.min(iterations, PBKDF2_ITERATIONS));
+  return { ok: equal(actual, fromB64url(hashText)), needsRehash: iterations < PBKDF2_ITERATIONS };
 }
 
 /** A hash of a random password: verified against when the email is unknown, so both cases cost the same. */

@@ -4,22 +4,18 @@
  * when it was stored and a change (generation bump) makes the next read miss.
  * Responses to the client say `private`: no shared cache downstream may keep them.
  */
+import { bumpGeneration, currentGeneration } from "./cache-generation.ts";
+
 const BASE = "/__edge-cache/v1/private";
 
-function genKey(origin: string, resource: string): string {
-  return `${origin}${BASE}/${resource}/generation`;
+const DAY = 86_400;
+
+export function resourceGeneration(origin: string, resource: string): Promise<string> {
+  return currentGeneration(origin, `private/${resource}`, DAY);
 }
 
-/** A missing generation (first read, or evicted) becomes a new one, never an old value. */
-export async function resourceGeneration(origin: string, resource: string): Promise<string> {
-  const hit = await caches.default.match(genKey(origin, resource));
-  return hit ? hit.text() : bumpResourceGeneration(origin, resource);
-}
-
-export async function bumpResourceGeneration(origin: string, resource: string): Promise<string> {
-  const gen = `${Date.now().toString(36)}${crypto.randomUUID().slice(0, 8)}`;
-  await caches.default.put(genKey(origin, resource), new Response(gen, { headers: { "cache-control": "public, max-age=86400" } }));
-  return gen;
+export function bumpResourceGeneration(origin: string, resource: string): Promise<string> {
+  return bumpGeneration(origin, `private/${resource}`, DAY);
 }
 
 export function privateKey(origin: string, resource: string, generation: string, principal: string): string {

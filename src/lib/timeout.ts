@@ -6,3 +6,5 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -5,9 +5,9 @@
  * one background request refreshes it; errors are never stored.
  * Clients get `Cache-Control` with s-maxage/SWR, a strong ETag and 304s.
  */
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env.ts";
-import { b64url } from "../lib/cursor.ts";
+import { b64url } from "../lib/encoding.ts";
 import { catalogGeneration } from "../services/cache-invalidation.ts";
 
 const STORED_AT = "x-toko-stored-at";
@@ -19,8 +19,6 @@ const refreshing = new Set<string>();
 export interface EdgeCacheOptions {
   /** Query defaults folded into the key so `?limit=20` and no limit share one entry. */
   defaults?: Record<string, string>;
-  /** Runs a request through the whole app (for background revalidation). */
-  refetch?: (req: Request, c: Context<AppEnv>) => Promise<Response>;
 }
 
 export function cacheKey(url: URL, defaults: Record<string, string> = {}, generation = "0"): string {
@@ -85,10 +83,10 @@ export function edgeCache(opts: EdgeCacheOptions = {}): MiddlewareHandler<AppEnv
             refreshing.add(key);
             revalidateToken ??= crypto.randomUUID();
             const req = new Request(c.req.url, { headers: { "x-toko-revalidate": revalidateToken } });
-            if (opts.refetch) {
-              const done = opts.refetch(req, c).then((r) => r.body?.cancel());
-              c.executionCtx.waitUntil(done.catch(() => {}).finally(() => refreshing.delete(key)));
-            } else refreshing.delete(key);
+            const done = c
+              .get("selfFetch")(req)
+              .then((r) => r.body?.cancel());
+            c.executionCtx.waitUntil(done.catch(() => {}).finally(() => refreshing.delete(key)));
           }
           return serve(hit, "STALE", age);
         }

@@ -10,7 +10,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { BeginResult, StoredResponse } from "../../durable-objects/idempotency-store.ts";
 import type { AppEnv } from "../app-env.ts";
-import { b64url } from "../lib/cursor.ts";
+import { b64url } from "../lib/encoding.ts";
 import { errorFields } from "../lib/logger.ts";
 import { ApiError, type ProblemCode } from "../lib/problem.ts";
 import { withTimeout } from "../lib/timeout.ts";

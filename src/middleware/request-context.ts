@@ -1,8 +1,8 @@
 /**
  * First middleware of every request: request id, validated config, logger,
- * lazily connected databases, and one JSON access-log line when it ends.
+ * lazily connected databases, a handle to the app itself, and one JSON access-log line when it ends.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import type { AppEnv } from "../app-env.ts";
 import { ConfigError, loadConfig } from "../config.ts";
@@ -17,7 +17,10 @@ export function requestIdFrom(header: string | undefined): string {
   return header && REQUEST_ID.test(header) ? header : crypto.randomUUID();
 }
 
-export function requestContext(): MiddlewareHandler<AppEnv> {
+/** `fetch` is the app's own entry, exposed as `selfFetch` (cache revalidation, sandbox webhooks). */
+export function requestContext(opts: {
+  fetch: (req: Request, c: Context<AppEnv>) => Response | Promise<Response>;
+}): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = performance.now();
     const requestId = requestIdFrom(c.req.header("x-request-id"));
@@ -34,6 +37,7 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
     c.set("config", config);
     c.set("log", log);
     c.set("cacheTags", []);
+    c.set("selfFetch", async (req) => opts.fetch(req, c));
     const dbOpts = { queryTimeoutMs: config.DB_QUERY_TIMEOUT_MS };
     const db = createDatabase(c.env.HYPERDRIVE, dbOpts);
     const dbFresh = createDatabase(c.env.HYPERDRIVE_FRESH, dbOpts);

@@ -2,7 +2,7 @@
 import type { Config } from "../config.ts";
 import type { Logger } from "../lib/logger.ts";
 import { ApiError } from "../lib/problem.ts";
-import { withTimeout } from "../lib/timeout.ts";
+import { sleep, withTimeout } from "../lib/timeout.ts";
 
 export interface CreatePaymentInput {
   paymentId: string;
@@ -36,8 +36,6 @@ export class ProviderError extends Error {
     this.retryable = retryable;
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Breaker (shared per provider, a Durable Object) → timeout per attempt → up to

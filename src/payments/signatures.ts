@@ -5,6 +5,8 @@
  *   HMAC-SHA256 over `${id}.${timestamp}.${body}` with the base64 key after `whsec_`.
  * Several active secrets (rotation); constant-time comparison; |now − t| ≤ tolerance.
  */
+import { b64, fromB64 } from "../lib/encoding.ts";
+
 const enc = new TextEncoder();
 
 export class SignatureError extends Error {
@@ -30,9 +32,14 @@ function fromHex(hex: string): Uint8Array | null {
   return Uint8Array.from(hex.match(/../g) ?? [], (h) => Number.parseInt(h, 16));
 }
 
-function fromB64(b64: string): Uint8Array | null {
+/** Standard Webhooks secrets are `whsec_` + base64 of the key bytes (the prefix is optional). */
+function webhookKey(secret: string): Uint8Array | null {
+  return fromB64OrNull(secret.startsWith("whsec_") ? secret.slice(6) : secret);
+}
+
+function fromB64OrNull(text: string): Uint8Array | null {
   try {
-    return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    return fromB64(text);
   } catch {
     return null;
   }
@@ -78,10 +85,10 @@ export async function verifyStandardWebhook(
     .split(" ")
     .map((s) => s.split(","))
     .filter(([v, sig]) => v === "v1" && sig)
-    .map(([, sig]) => fromB64(sig as string));
+    .map(([, sig]) => fromB64OrNull(sig as string));
   if (given.length === 0) throw new SignatureError(400, "webhook-signature has no v1 signature.");
   for (const secret of secrets) {
-    const key = fromB64(secret.startsWith("whsec_") ? secret.slice(6) : secret);
+    const key = webhookKey(secret);
     if (!key) continue;
     const expected = await hmac(key, `${id}.${timestamp}.${body}`);
     if (given.some((sig) => sig && equal(sig, expected))) return;
@@ -91,10 +98,7 @@ export async function verifyStandardWebhook(
 
 /** Signs like a Standard Webhooks sender (used by the sandbox provider). */
 export async function signStandardWebhook(secret: string, id: string, timestamp: number, body: string): Promise<string> {
-  const key = fromB64(secret.startsWith("whsec_") ? secret.slice(6) : secret);
+  const key = webhookKey(secret);
   if (!key) throw new Error("invalid webhook secret");
-  const sig = await hmac(key, `${id}.${timestamp}.${body}`);
-  let bin = "";
-  for (const b of sig) bin += String.fromCharCode(b);
-  return `v1,${btoa(bin)}`;
+  return `v1,${b64(await hmac(key, `${id}.${timestamp}.${body}`))}`;
 }

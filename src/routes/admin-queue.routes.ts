@@ -4,7 +4,7 @@ import type { Context } from "hono";
 import type { PaymentEventMessage } from "../../queues/messages.ts";
 import type { AppEnv } from "../app-env.ts";
 import { claimForReplay, type DeadLetterRow, listDeadLetters, queueStats, reopenWebhookEvent } from "../db/payments.repo.ts";
-import { decodeCursor, encodeCursor } from "../lib/cursor.ts";
+import { keysetPage, PG_TIMESTAMP, readKeyset } from "../lib/cursor.ts";
 import { ApiError } from "../lib/problem.ts";
 import { createRouter } from "../lib/router.ts";
 import { IdParamSchema } from "../schemas/admin-catalog.ts";
@@ -51,25 +51,15 @@ export const adminQueueRouter = createRouter()
       const q = c.req.valid("query");
       const secret = c.get("config").CURSOR_SECRET;
       const scope = JSON.stringify(["dlq", q.status ?? "", q.queue ?? ""]);
-      let after: { seen: string; id: string } | null = null;
-      if (q.cursor) {
-        const [seen, id] = await decodeCursor(secret, scope, q.cursor);
-        if (typeof seen !== "string" || typeof id !== "string") throw new ApiError("invalid_cursor");
-        after = { seen, id };
-      }
+      const pos = await readKeyset(secret, scope, q.cursor, PG_TIMESTAMP);
       const limit = q.limit ?? 20;
-      const rows = await listDeadLetters(await c.get("dbFresh").orm(), { status: q.status, queue: q.queue }, after, limit);
-      const has_more = rows.length > limit;
-      const page = has_more ? rows.slice(0, limit) : rows;
-      const last = page.at(-1);
-      return c.json(
-        {
-          data: page.map(dto),
-          has_more,
-          next_cursor: has_more && last ? await encodeCursor(secret, scope, [last.seen_key, last.id]) : null,
-        },
-        200,
+      const rows = await listDeadLetters(
+        await c.get("dbFresh").orm(),
+        { status: q.status, queue: q.queue },
+        pos && { seen: pos.key, id: pos.id },
+        limit,
       );
+      return c.json(await keysetPage(rows, limit, { secret, scope, keyOf: (r) => r.seen_key }, dto), 200);
     },
   )
   .openapi(

@@ -3,6 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { errorFields } from "../lib/logger.ts";
 import { ApiError } from "../lib/problem.ts";
 import { createRouter } from "../lib/router.ts";
+import { withTimeout } from "../lib/timeout.ts";
 import { ProblemSchema } from "../schemas/common.ts";
 
 const HealthSchema = z.object({ status: z.literal("ok"), checks: z.record(z.string(), z.string()).optional() }).openapi("Health");
@@ -39,21 +40,15 @@ export const healthRouter = createRouter()
     async (c) => {
       const timeoutMs = c.get("config").HEALTH_DB_TIMEOUT_MS;
       const started = Date.now();
-      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
         const ping = (async () => (await c.get("dbFresh").client()).query("SELECT 1"))();
-        const timeout = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-        });
-        await Promise.race([ping, timeout]);
+        await withTimeout(ping, timeoutMs, "database");
       } catch (err) {
         c.get("log").error("readiness: database unreachable", { component: "health", ...errorFields(err) });
         throw new ApiError("service_unavailable", "The database is unreachable.", {
           headers: { "Retry-After": "5" },
           extra: { checks: { database: "down" } },
         });
-      } finally {
-        clearTimeout(timer);
       }
       return c.json({ status: "ok" as const, checks: { database: `ok (${Date.now() - started} ms)` } }, 200, {
         "Cache-Control": "no-store",

@@ -1,14 +1,14 @@
 /** Payments (owner; Idempotency-Key required) and signed inbound provider webhooks (no auth: the signature is the auth). */
 import { createRoute, z } from "@hono/zod-openapi";
-import { sql } from "drizzle-orm";
 import type { Context } from "hono";
 import type { PaymentEventMessage } from "../../queues/messages.ts";
 import type { AppEnv } from "../app-env.ts";
 import { secretList } from "../config.ts";
-import { insertWebhookEvent } from "../db/payments.repo.ts";
+import { deleteWebhookEvent, insertWebhookEvent } from "../db/payments.repo.ts";
 import { errorFields } from "../lib/logger.ts";
 import { ApiError } from "../lib/problem.ts";
 import { createRouter } from "../lib/router.ts";
+import { sleep } from "../lib/timeout.ts";
 import type { PaymentProvider } from "../payments/provider.ts";
 import { sandboxProvider, sandboxWebhook } from "../payments/sandbox.ts";
 import { SignatureError, verifyStandardWebhook, verifyStripe } from "../payments/signatures.ts";
@@ -30,7 +30,7 @@ function providerFor(c: Context<AppEnv>): PaymentProvider {
       const send = c.get("selfFetch");
       c.executionCtx.waitUntil(
         (async () => {
-          if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+          if (delayMs > 0) await sleep(delayMs);
           const res = await send(await sandboxWebhook(secret, origin, event));
           await res.body?.cancel();
         })().catch((err) => c.get("log").error("sandbox webhook delivery failed", { component: "payments", ...errorFields(err) })),
@@ -129,7 +129,7 @@ export const webhooksRouter = createRouter().openapi(
       await c.env.PAYMENT_EVENTS.send(message, { contentType: "json" });
     } catch (err) {
       // Not queued: forget it and make the provider retry (a stored-but-unqueued event would be a 200 no-op forever).
-      await db.execute(sql`DELETE FROM webhook_events WHERE id = ${stored}`);
+      await deleteWebhookEvent(db, stored);
       c.get("log").error("webhook enqueue failed", { component: "webhooks", provider, event_id: eventId, ...errorFields(err) });
       throw new ApiError("service_unavailable", "Could not queue the event; retry.", { headers: { "Retry-After": "5" } });
     }

@@ -2,19 +2,15 @@
  * The sandbox provider's hosted "checkout page" (the redirect_url of a sandbox payment):
  * shows the payment as the webhook flow has settled it. Exists only with PAYMENT_PROVIDER=sandbox.
  */
-import { sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { html } from "hono/html";
 import type { AppEnv } from "../app-env.ts";
+import { findPaymentByRef } from "../db/payments.repo.ts";
 import { ApiError } from "../lib/problem.ts";
 
 export const sandboxRouter = new Hono<AppEnv>().get("/checkout/:ref{sbx_pi_[0-9a-f]{32}}", async (c) => {
   if (c.get("config").PAYMENT_PROVIDER !== "sandbox") throw new ApiError("not_found");
-  const db = await c.get("dbFresh").orm();
-  const res = await db.execute<{ id: string; status: string; amount_cents: number; currency: string; order_id: string }>(
-    sql`SELECT id, status::text AS status, amount_cents::float8 AS amount_cents, currency, order_id FROM payments WHERE provider = 'sandbox' AND provider_ref = ${c.req.param("ref")}`,
-  );
-  const p = res.rows[0];
+  const p = await findPaymentByRef(await c.get("dbFresh").orm(), "sandbox", c.req.param("ref"));
   if (!p) throw new ApiError("not_found", "No sandbox payment with that reference.");
   const amount = `${(p.amount_cents / 100).toFixed(2)} ${p.currency}`;
   return c.html(

@@ -6,28 +6,20 @@
  *    by Cache-Tag through the zone API, retried with jittered backoff; failures are logged.
  */
 import type { Config } from "../config.ts";
+import { bumpGeneration, currentGeneration } from "../lib/cache-generation.ts";
 import type { Logger } from "../lib/logger.ts";
+import { sleep } from "../lib/timeout.ts";
 
-const GENERATION_PATH = "/__edge-cache/generation";
 const YEAR = 31_536_000;
 
-function generationKey(origin: string): string {
-  return `${origin}${GENERATION_PATH}`;
+/** The catalogue's generation for this origin (part of every catalogue cache key). */
+export function catalogGeneration(origin: string): Promise<string> {
+  return currentGeneration(origin, "catalog", YEAR);
 }
 
-/** The current generation for this origin; a missing one (evicted, first use) is replaced by a new one, never reset to an old value. */
-export async function catalogGeneration(origin: string): Promise<string> {
-  const hit = await caches.default.match(generationKey(origin));
-  return hit ? hit.text() : bumpCatalogGeneration(origin);
+export function bumpCatalogGeneration(origin: string): Promise<string> {
+  return bumpGeneration(origin, "catalog", YEAR);
 }
-
-export async function bumpCatalogGeneration(origin: string): Promise<string> {
-  const gen = `${Date.now().toString(36)}${crypto.randomUUID().slice(0, 8)}`;
-  await caches.default.put(generationKey(origin), new Response(gen, { headers: { "cache-control": `public, max-age=${YEAR}` } }));
-  return gen;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Purges tags through the zone API (30 tags per call), 3 attempts each, 5 s timeout per attempt. */
 export async function purgeTags(

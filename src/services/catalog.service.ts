@@ -2,14 +2,11 @@
 
 import { findProduct, listCategories, listProducts, type ProductRow, searchProducts } from "../db/catalog.repo.ts";
 import type { Drizzle } from "../db/client.ts";
-import { decodeCursor, encodeCursor } from "../lib/cursor.ts";
-import { UUID } from "../lib/ids.ts";
+import { keysetPage, PG_REAL, PG_TIMESTAMP, readKeyset } from "../lib/cursor.ts";
 import { ApiError } from "../lib/problem.ts";
 import type { CategoryDto, ProductDto, ProductListQuery } from "../schemas/catalog.ts";
 
 export const DEFAULT_LIMIT = 20;
-const PG_TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/;
-const PG_REAL = /^-?\d+(\.\d+)?(e-?\d+)?$/;
 
 export function toProductDto(p: ProductRow): ProductDto {
   return {
@@ -45,30 +42,13 @@ export function toPrefixTsquery(q: string): string | null {
   return unique.length ? unique.map((t) => `${t}:*`).join(" & ") : null;
 }
 
-function page<T extends ProductRow>(rows: T[], limit: number) {
-  const has_more = rows.length > limit;
-  return { items: has_more ? rows.slice(0, limit) : rows, has_more };
-}
-
 export async function productPage(db: Drizzle, secret: string, q: ProductListQuery) {
   const limit = q.limit ?? DEFAULT_LIMIT;
   const scope = JSON.stringify(["products", q.category ?? "", q.min_price ?? "", q.max_price ?? "", q.currency ?? "", q.in_stock ?? ""]);
-  let after: { createdAt: string; id: string } | null = null;
-  if (q.cursor) {
-    const [createdAt, id] = await decodeCursor(secret, scope, q.cursor);
-    if (typeof createdAt !== "string" || !PG_TIMESTAMP.test(createdAt) || typeof id !== "string" || !UUID.test(id)) {
-      throw new ApiError("invalid_cursor");
-    }
-    after = { createdAt, id };
-  }
+  const pos = await readKeyset(secret, scope, q.cursor, PG_TIMESTAMP);
   const filter = { category: q.category, minPrice: q.min_price, maxPrice: q.max_price, currency: q.currency, inStock: q.in_stock };
-  const { items, has_more } = page(await listProducts(db, filter, after, limit), limit);
-  const last = items.at(-1);
-  return {
-    data: items.map(toProductDto),
-    has_more,
-    next_cursor: has_more && last ? await encodeCursor(secret, scope, [last.createdAtKey, last.id]) : null,
-  };
+  const rows = await listProducts(db, filter, pos && { createdAt: pos.key, id: pos.id }, limit);
+  return keysetPage(rows, limit, { secret, scope, keyOf: (r) => r.createdAtKey }, toProductDto);
 }
 
 export async function searchPage(db: Drizzle, secret: string, q: { q: string; limit?: number | undefined; cursor?: string | undefined }) {
@@ -80,19 +60,9 @@ export async function searchPage(db: Drizzle, secret: string, q: { q: string; li
   }
   const limit = q.limit ?? DEFAULT_LIMIT;
   const scope = JSON.stringify(["search", tsquery]);
-  let after: { rank: string; id: string } | null = null;
-  if (q.cursor) {
-    const [rank, id] = await decodeCursor(secret, scope, q.cursor);
-    if (typeof rank !== "string" || !PG_REAL.test(rank) || typeof id !== "string" || !UUID.test(id)) throw new ApiError("invalid_cursor");
-    after = { rank, id };
-  }
-  const { items, has_more } = page(await searchProducts(db, tsquery, after, limit), limit);
-  const last = items.at(-1);
-  return {
-    data: items.map(toProductDto),
-    has_more,
-    next_cursor: has_more && last ? await encodeCursor(secret, scope, [last.rankKey, last.id]) : null,
-  };
+  const pos = await readKeyset(secret, scope, q.cursor, PG_REAL);
+  const rows = await searchProducts(db, tsquery, pos && { rank: pos.key, id: pos.id }, limit);
+  return keysetPage(rows, limit, { secret, scope, keyOf: (r) => r.rankKey }, toProductDto);
 }
 
 export async function productDetail(db: Drizzle, idOrSku: string): Promise<ProductRow> {

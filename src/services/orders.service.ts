@@ -5,6 +5,7 @@ import {
   existingUserIds,
   findOrderIdByClientToken,
   getOrder,
+  getOrders,
   insertHistory,
   insertOrder,
   insertOrderItems,
@@ -15,7 +16,7 @@ import {
   restockOrder,
   updateOrderStatus,
 } from "../db/orders.repo.ts";
-import { decodeCursor, encodeCursor } from "../lib/cursor.ts";
+import { keysetPage, PG_TIMESTAMP, readKeyset } from "../lib/cursor.ts";
 import { ApiError, type FieldError } from "../lib/problem.ts";
 import type { Principal } from "../lib/tokens.ts";
 import type { OrderCreate, OrderListQuery, OrderStatus } from "../schemas/orders.ts";
@@ -155,9 +156,10 @@ export async function placeBulk(db: Drizzle, orders: (OrderCreate & { user_id: s
     }
     return out;
   });
-  const created: OrderRecord[] = [];
-  for (const r of ids) created.push((await getOrder(db, r.orderId)) as OrderRecord);
-  return created;
+  return getOrders(
+    db,
+    ids.map((r) => r.orderId),
+  );
 }
 
 /** Owner or ADMIN; anyone else (and a missing id) gets the same 404. */
@@ -182,21 +184,10 @@ export async function orderPage(db: Drizzle, secret: string, q: OrderListQuery, 
     q.created_to ?? "",
     userId ?? "",
   ]);
-  let after: { createdAt: string; id: string } | null = null;
-  if (q.cursor) {
-    const [createdAt, id] = await decodeCursor(secret, scope, q.cursor);
-    if (typeof createdAt !== "string" || typeof id !== "string") throw new ApiError("invalid_cursor");
-    after = { createdAt, id };
-  }
-  const rows = await listOrders(db, { userId, status: q.status, q: q.q, from: q.created_from, to: q.created_to }, after, limit);
-  const has_more = rows.length > limit;
-  const page = has_more ? rows.slice(0, limit) : rows;
-  const last = page.at(-1);
-  return {
-    data: page.map(toOrderDto),
-    has_more,
-    next_cursor: has_more && last ? await encodeCursor(secret, scope, [last.created_at_key, last.id]) : null,
-  };
+  const pos = await readKeyset(secret, scope, q.cursor, PG_TIMESTAMP);
+  const filter = { userId, status: q.status, q: q.q, from: q.created_from, to: q.created_to };
+  const rows = await listOrders(db, filter, pos && { createdAt: pos.key, id: pos.id }, limit);
+  return keysetPage(rows, limit, { secret, scope, keyOf: (r) => r.created_at_key }, toOrderDto);
 }
 
 /**
