@@ -1,17 +1,60 @@
 /**
- * Vars and secrets validated once per isolate. Production (and staging)
- * refuse to serve when a secret is missing or weak: every request then gets a
- * 503 and the log says which setting is wrong (never its value).
+ * Vars and secrets, validated once per env object. A bad setting (missing, malformed, weak,
+ * or inconsistent with another) makes every request answer 503 naming the setting, never
+ * its value. Every field's `.describe()` text is the documentation: `npm run docs:config`
+ * writes docs/configuration.md from this file, and CI fails when that file is stale.
  */
 import { z } from "zod";
+import { parseRateLimitOverrides } from "./guards/policies.ts";
+import { fromB64 } from "./lib/encoding.ts";
 
-const seconds = z.coerce.number().int().min(0).max(31_536_000);
-const millis = z.coerce.number().int().min(1).max(120_000);
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const seconds = int(0, 31_536_000);
+const millis = int(1, 120_000);
+/** An unset optional var arrives as "" from wrangler.toml: treat it as absent. */
+const optional = <T extends z.ZodType>(s: T) => z.preprocess((v) => (v === "" ? undefined : v), s.optional());
+const bytes = (s: string) => new TextEncoder().encode(s).length;
 
-const schema = z
+/** A comma-separated secret list (several are active during a rotation), parsed once. */
+const secretList = optional(
+  z.string().transform((s) =>
+    s
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean),
+  ),
+);
+
+/** Standard Webhooks secrets are `whsec_` + base64 of the key bytes (the prefix is optional). */
+export function webhookKeyBytes(secret: string): Uint8Array | null {
+  try {
+    return fromB64(secret.startsWith("whsec_") ? secret.slice(6) : secret);
+  } catch {
+    return null;
+  }
+}
+
+/** Names of the settings that are secrets (`wrangler secret put`; `.dev.vars` locally). */
+export const SECRET_NAMES = new Set([
+  "CURSOR_SECRET",
+  "JWT_SECRET",
+  "CLOUDFLARE_API_TOKEN",
+  "STRIPE_SECRET_KEY",
+  "STRIPE_WEBHOOK_SECRETS",
+  "SANDBOX_WEBHOOK_SECRETS",
+]);
+
+/** Environments that hold real money and data: stricter rules apply (see `refuse` below). */
+const STRICT = new Set(["staging", "production"]);
+const MIN_SECRET_BYTES = 32;
+const MIN_WEBHOOK_KEY_BYTES = 24;
+
+export const configSchema = z
   .object({
-    ENVIRONMENT: z.enum(["development", "test", "staging", "production"]),
-    LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+    ENVIRONMENT: z
+      .enum(["development", "test", "staging", "production"])
+      .describe("Where this deployment runs. `staging` and `production` refuse weak secrets; `production` refuses the sandbox provider."),
+    LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info").describe("Lowest level written to the JSON logs."),
     CORS_ORIGINS: z
       .string()
       .default("*")
@@ -20,109 +63,155 @@ const schema = z
           .split(",")
           .map((o) => o.trim())
           .filter(Boolean),
-      ),
-    CATALOG_CACHE_TTL_SEC: seconds.default(60),
-    CATALOG_CACHE_SWR_SEC: seconds.default(300),
-    CATALOG_BROWSER_TTL_SEC: seconds.default(30),
-    DB_QUERY_TIMEOUT_MS: millis.default(5000),
-    HEALTH_DB_TIMEOUT_MS: millis.default(1500),
-    MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(65_536),
-    MAX_IMPORT_BODY_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(1_048_576),
-    CURSOR_SECRET: z.string().min(32, "must be at least 32 characters"),
-    JWT_SECRET: z.string().min(32, "must be at least 32 characters"),
-    JWT_ISSUER: z.string().min(1).default("toko-edge"),
-    JWT_AUDIENCE: z.string().min(1).default("toko-edge-api"),
-    JWT_TTL_SEC: z.coerce.number().int().min(60).max(86_400).default(3600),
-    LOGIN_MAX_FAILURES: z.coerce.number().int().min(2).max(100).default(5),
-    LOGIN_DELAY_AFTER: z.coerce.number().int().min(1).max(100).default(3),
-    LOGIN_IP_MAX_FAILURES: z.coerce.number().int().min(2).max(10_000).default(20),
-    LOGIN_LOCKOUT_SEC: z.coerce.number().int().min(1).max(86_400).default(900),
-    /** Zone purge by Cache-Tag: both set, or neither. */
-    CLOUDFLARE_ZONE_ID: z
+      )
+      .describe('Comma-separated origins allowed by CORS, or "*".'),
+    CATALOG_CACHE_TTL_SEC: seconds.default(60).describe("Edge cache freshness of public catalogue reads (`s-maxage`)."),
+    CATALOG_CACHE_SWR_SEC: seconds
+      .default(300)
+      .describe("Stale-while-revalidate window after the TTL: served stale, refreshed in the background."),
+    CATALOG_BROWSER_TTL_SEC: seconds.default(30).describe("Browser cache lifetime of public catalogue reads (`max-age`)."),
+    DB_QUERY_TIMEOUT_MS: millis.default(5000).describe("Statement timeout of every Postgres query."),
+    HEALTH_DB_TIMEOUT_MS: millis.default(1500).describe("How long `/health/ready` waits for Postgres."),
+    MAX_BODY_BYTES: int(1024, 10_485_760).default(65_536).describe("Largest accepted JSON request body (413 above)."),
+    MAX_IMPORT_BODY_BYTES: int(1024, 10_485_760).default(1_048_576).describe("Largest body of `POST /api/v1/admin/products/import`."),
+    CURSOR_SECRET: z
       .string()
-      .regex(/^[0-9a-f]{32}$/, "must be a 32-hex-digit zone id")
-      .optional()
-      .or(z.literal("").transform(() => undefined)),
-    CLOUDFLARE_API_TOKEN: z
+      .min(MIN_SECRET_BYTES, `must be at least ${MIN_SECRET_BYTES} characters`)
+      .describe("HMAC key that signs pagination cursors (≥ 32 bytes)."),
+    JWT_SECRET: z
       .string()
-      .min(20)
-      .optional()
-      .or(z.literal("").transform(() => undefined)),
-    CLOUDFLARE_API_BASE: z.string().url().default("https://api.cloudflare.com/client/v4"),
-    /** e.g. "order-create=20/60,public-read=off" (see src/guards/policies.ts). */
+      .min(MIN_SECRET_BYTES, `must be at least ${MIN_SECRET_BYTES} characters`)
+      .describe("HS256 key of the access tokens (≥ 32 bytes)."),
+    JWT_ISSUER: z.string().min(1).default("toko-edge").describe("`iss` claim issued and required."),
+    JWT_AUDIENCE: z.string().min(1).default("toko-edge-api").describe("`aud` claim issued and required."),
+    JWT_TTL_SEC: int(60, 86_400).default(3600).describe("Access token lifetime."),
+    LOGIN_MAX_FAILURES: int(2, 100).default(5).describe("Failed logins per account before it is locked for LOGIN_LOCKOUT_SEC."),
+    LOGIN_DELAY_AFTER: int(1, 100)
+      .default(3)
+      .describe("Failed logins per account after which each attempt is slowed down (below LOGIN_MAX_FAILURES)."),
+    LOGIN_IP_MAX_FAILURES: int(2, 10_000).default(20).describe("Failed logins per client IP before that IP is locked."),
+    LOGIN_LOCKOUT_SEC: int(1, 86_400).default(900).describe("How long a login lockout lasts."),
+    CLOUDFLARE_ZONE_ID: optional(z.string().regex(/^[0-9a-f]{32}$/, "must be a 32-hex-digit zone id")).describe(
+      "Zone whose cache is purged by Cache-Tag after catalogue writes. Needs CLOUDFLARE_API_TOKEN.",
+    ),
+    CLOUDFLARE_API_TOKEN: optional(z.string().min(20, "must be at least 20 characters")).describe(
+      "API token with Cache Purge permission on CLOUDFLARE_ZONE_ID.",
+    ),
+    CLOUDFLARE_API_BASE: z
+      .string()
+      .url()
+      .default("https://api.cloudflare.com/client/v4")
+      .describe("Cloudflare API base URL (tests point it at a stub)."),
     RATE_LIMIT_OVERRIDES: z
       .string()
       .default("")
-      .refine(
-        (v) => v === "" || /^([a-z-]+=(off|\d+\/\d+))(,\s*[a-z-]+=(off|\d+\/\d+))*$/.test(v),
-        "must look like name=limit/seconds,name=off",
+      .transform((text, ctx) => {
+        try {
+          return parseRateLimitOverrides(text);
+        } catch (err) {
+          ctx.addIssue({ code: "custom", message: err instanceof Error ? err.message : "cannot be read" });
+          return z.NEVER;
+        }
+      })
+      .describe(
+        'Rate-limit policy overrides, `policy=limit/seconds` or `policy=off`, comma-separated (e.g. "order-create=20/60,public-read=off"). Checked against the policy table in src/guards/policies.ts at load.',
       ),
-    GUARD_TIMEOUT_MS: millis.default(250),
-    ORDER_CACHE_TTL_SEC: seconds.default(30),
-    PAYMENT_PROVIDER: z.enum(["sandbox", "stripe"]).default("sandbox"),
-    PROVIDER_TIMEOUT_MS: millis.default(8000),
-    PROVIDER_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(5).default(3),
-    PROVIDER_RETRY_BASE_MS: z.coerce.number().int().min(0).max(10_000).default(200),
-    BREAKER_FAILURE_THRESHOLD: z.coerce.number().int().min(1).max(100).default(5),
-    BREAKER_OPEN_SEC: z.coerce.number().int().min(1).max(3600).default(30),
-    SANDBOX_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
-    WEBHOOK_TOLERANCE_SEC: z.coerce.number().int().min(1).max(3600).default(300),
-    QUEUE_RETRY_BASE_SEC: z.coerce.number().int().min(0).max(3600).default(5),
-    STRIPE_API_BASE: z.string().url().default("https://api.stripe.com"),
-    STRIPE_SECRET_KEY: z.string().optional(),
-    /** Comma-separated: several are active during a rotation. */
-    STRIPE_WEBHOOK_SECRETS: z.string().optional(),
-    SANDBOX_WEBHOOK_SECRETS: z.string().optional(),
-    IDEMPOTENCY_LEASE_SEC: z.coerce.number().int().min(5).max(3600).default(60),
+    GUARD_TIMEOUT_MS: millis
+      .default(250)
+      .describe("Longest wait for a guard Durable Object (rate limiter; the idempotency store gets 4×)."),
+    ORDER_CACHE_TTL_SEC: seconds.default(30).describe("Private per-user cache lifetime of order reads."),
+    PAYMENT_PROVIDER: z
+      .enum(["sandbox", "stripe"])
+      .default("sandbox")
+      .describe("Payment provider adapter. `stripe` needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRETS; production refuses `sandbox`."),
+    PROVIDER_TIMEOUT_MS: millis.default(8000).describe("Timeout of one call to the payment provider."),
+    PROVIDER_MAX_ATTEMPTS: int(1, 5).default(3).describe("Attempts per provider call (jittered exponential backoff between them)."),
+    PROVIDER_RETRY_BASE_MS: int(0, 10_000).default(200).describe("Base delay of the provider retry backoff."),
+    BREAKER_FAILURE_THRESHOLD: int(1, 100).default(5).describe("Consecutive provider failures that open the circuit breaker."),
+    BREAKER_OPEN_SEC: int(1, 3600).default(30).describe("How long an open breaker refuses calls before a half-open probe."),
+    SANDBOX_DELAY_MS: int(0, 60_000).default(2000).describe("Sandbox provider: delay before it sends its webhook."),
+    WEBHOOK_TOLERANCE_SEC: int(1, 3600).default(300).describe("Largest accepted age (or clock skew) of a signed webhook timestamp."),
+    QUEUE_RETRY_BASE_SEC: int(0, 3600).default(5).describe("Base delay of the queue consumer's retry backoff (0 = retry at once; tests)."),
+    STRIPE_API_BASE: z.string().url().default("https://api.stripe.com").describe("Stripe API base URL (tests point it at a stub)."),
+    STRIPE_SECRET_KEY: optional(
+      z.string().regex(/^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/, "must be a Stripe secret or restricted key"),
+    ).describe("Stripe secret key (`sk_live_…`/`sk_test_…`). Required with PAYMENT_PROVIDER=stripe."),
+    STRIPE_WEBHOOK_SECRETS: secretList.describe(
+      "Comma-separated Stripe endpoint signing secrets (`whsec_…`); several during a rotation. Required with PAYMENT_PROVIDER=stripe.",
+    ),
+    SANDBOX_WEBHOOK_SECRETS: secretList.describe(
+      "Comma-separated Standard Webhooks secrets (`whsec_` + base64 of 24–64 key bytes) of the sandbox provider; the first signs.",
+    ),
+    IDEMPOTENCY_LEASE_SEC: int(5, 3600)
+      .default(60)
+      .describe("How long a request holding an Idempotency-Key may run before another may take over."),
     IDEMPOTENCY_RETENTION_SEC: z.coerce
       .number()
       .int()
       .min(259_200, "must be at least 72 h (Stripe retries webhooks for 3 days)")
       .max(2_592_000)
-      .default(259_200),
+      .default(259_200)
+      .describe("How long a stored Idempotency-Key outcome is replayed (≥ 72 h)."),
   })
-  .refine((c) => !c.CLOUDFLARE_ZONE_ID || c.CLOUDFLARE_API_TOKEN, {
-    path: ["CLOUDFLARE_API_TOKEN"],
-    message: "is required when CLOUDFLARE_ZONE_ID is set",
-  })
-  .refine((c) => c.LOGIN_DELAY_AFTER < c.LOGIN_MAX_FAILURES, {
-    path: ["LOGIN_DELAY_AFTER"],
-    message: "must be below LOGIN_MAX_FAILURES",
+  .superRefine((c, ctx) => {
+    const refuse = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+    if (c.CLOUDFLARE_ZONE_ID && !c.CLOUDFLARE_API_TOKEN) refuse("CLOUDFLARE_API_TOKEN", "is required when CLOUDFLARE_ZONE_ID is set");
+    if (c.LOGIN_DELAY_AFTER >= c.LOGIN_MAX_FAILURES) refuse("LOGIN_DELAY_AFTER", "must be below LOGIN_MAX_FAILURES");
+    if (c.PAYMENT_PROVIDER === "stripe") {
+      if (!c.STRIPE_SECRET_KEY) refuse("STRIPE_SECRET_KEY", "is required when PAYMENT_PROVIDER is stripe");
+      if (!c.STRIPE_WEBHOOK_SECRETS?.length) refuse("STRIPE_WEBHOOK_SECRETS", "is required when PAYMENT_PROVIDER is stripe");
+    }
+    for (const s of c.SANDBOX_WEBHOOK_SECRETS ?? []) {
+      if (!webhookKeyBytes(s)) refuse("SANDBOX_WEBHOOK_SECRETS", "each secret must be whsec_ followed by base64");
+    }
+    if (c.ENVIRONMENT === "production" && c.PAYMENT_PROVIDER === "sandbox") {
+      refuse("PAYMENT_PROVIDER", "the sandbox provider takes no real money: production refuses it");
+    }
+    if (!STRICT.has(c.ENVIRONMENT)) return;
+    for (const name of ["CURSOR_SECRET", "JWT_SECRET", "STRIPE_SECRET_KEY", "CLOUDFLARE_API_TOKEN"] as const) {
+      const v = c[name];
+      if (v !== undefined && bytes(v) < MIN_SECRET_BYTES) refuse(name, `must be at least ${MIN_SECRET_BYTES} bytes in ${c.ENVIRONMENT}`);
+    }
+    if ((c.STRIPE_WEBHOOK_SECRETS ?? []).some((s) => bytes(s) < MIN_WEBHOOK_KEY_BYTES)) {
+      refuse("STRIPE_WEBHOOK_SECRETS", `each secret must be at least ${MIN_WEBHOOK_KEY_BYTES} bytes in ${c.ENVIRONMENT}`);
+    }
+    if ((c.SANDBOX_WEBHOOK_SECRETS ?? []).some((s) => (webhookKeyBytes(s)?.length ?? 0) < MIN_WEBHOOK_KEY_BYTES)) {
+      refuse("SANDBOX_WEBHOOK_SECRETS", `each key must be at least ${MIN_WEBHOOK_KEY_BYTES} bytes in ${c.ENVIRONMENT}`);
+    }
   });
 
-export type Config = z.infer<typeof schema>;
-
-/** A comma-separated secret list as an array (rotation: old and new both verify). */
-export function secretList(value: string | undefined): string[] {
-  return (value ?? "")
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
+export type Config = z.infer<typeof configSchema>;
 
 export class ConfigError extends Error {
+  /** `NAME: reason` lines; never a value. */
   readonly issues: string[];
-  constructor(issues: string[]) {
-    super(`invalid configuration: ${issues.join("; ")}`);
-    this.issues = issues;
+  /** The names of the settings at fault. */
+  readonly settings: string[];
+  constructor(issues: { setting: string; message: string }[]) {
+    super(`invalid configuration: ${issues.map((i) => i.setting).join(", ")}`);
+    this.issues = issues.map((i) => `${i.setting}: ${i.message}`);
+    this.settings = [...new Set(issues.map((i) => i.setting))];
     this.name = "ConfigError";
   }
 }
 
-const cache = new WeakMap<object, Config>();
+const cache = new WeakMap<object, Config | ConfigError>();
 
-/** Parses the worker env into a typed config; cached per env object. Throws ConfigError. */
+/** Parses the worker env into a typed config; cached per env object (a failure too). Throws ConfigError. */
 export function loadConfig(env: Env): Config {
-  const hit = cache.get(env);
-  if (hit) return hit;
-  const res = schema.safeParse(env);
-  if (!res.success) {
-    // Names and reasons only: values (secrets) must never reach a log line.
-    throw new ConfigError(res.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  let res = cache.get(env);
+  if (!res) {
+    const parsed = configSchema.safeParse(env);
+    if (!parsed.success) {
+      // Names and reasons only: values (secrets) must never reach a log line or a response.
+      res = new ConfigError(parsed.error.issues.map((i) => ({ setting: String(i.path[0] ?? "config"), message: i.message })));
+    } else if (!env.HYPERDRIVE?.connectionString || !env.HYPERDRIVE_FRESH?.connectionString) {
+      res = new ConfigError([{ setting: "HYPERDRIVE", message: "binding HYPERDRIVE / HYPERDRIVE_FRESH missing" }]);
+    } else {
+      res = parsed.data;
+    }
+    cache.set(env, res);
   }
-  if (!env.HYPERDRIVE?.connectionString || !env.HYPERDRIVE_FRESH?.connectionString) {
-    throw new ConfigError(["HYPERDRIVE / HYPERDRIVE_FRESH: binding missing"]);
-  }
-  cache.set(env, res.data);
-  return res.data;
+  if (res instanceof ConfigError) throw res;
+  return res;
 }

@@ -2,7 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import type { RateLimiter } from "../durable-objects/rate-limiter.ts";
-import { resolvePolicy } from "../src/guards/policies.ts";
+import { parseRateLimitOverrides } from "../src/guards/policies.ts";
 import { apiSettled, expectProblem, jsonInit, uniqueSuffix } from "./helpers.ts";
 
 const stubFor = (name: string) => env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(name));
@@ -141,9 +141,11 @@ describe("rate-limit guard", () => {
   });
 
   it("reads overrides from the var and refuses a malformed one", () => {
-    expect(resolvePolicy("order-create", "")?.limit).toBe(10);
-    expect(resolvePolicy("order-create", "order-create=25/30")).toMatchObject({ limit: 25, windowSec: 30 });
-    expect(resolvePolicy("public-read", "public-read=off")).toBeNull();
-    expect(() => resolvePolicy("signup", "nope=1/1")).toThrow();
+    expect(parseRateLimitOverrides("")["order-create"]?.limit).toBe(10);
+    expect(parseRateLimitOverrides("order-create=25/30")["order-create"]).toMatchObject({ limit: 25, windowSec: 30 });
+    expect(parseRateLimitOverrides("public-read=off")["public-read"]).toBeNull();
+    expect(() => parseRateLimitOverrides("nope=1/1")).toThrow(/no rate-limit policy/);
+    expect(() => parseRateLimitOverrides("order-creat=20/60")).toThrow(/order-creat/);
+    expect(() => parseRateLimitOverrides("order-create=0/60")).toThrow();
   });
 });

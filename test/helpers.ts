@@ -55,7 +55,8 @@ export async function expectProblem(res: Response, status: number, code?: string
   expect(res.headers.get("content-type")).toBe("application/problem+json");
   const body = (await res.json()) as Problem;
   expect(body.status).toBe(status);
-  expect(body.type).toMatch(/^https:\/\//);
+  // One typed code per problem; its type URI names the same code.
+  expect(body.type).toBe(`https://toko-edge.dev/problems/${body.code.replaceAll("_", "-")}`);
   expect(body.title).toBeTruthy();
   expect(body.request_id).toBe(res.headers.get("x-request-id"));
   if (code) expect(body.code).toBe(code);

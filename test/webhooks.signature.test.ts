@@ -94,7 +94,8 @@ describe("Stripe-Signature (oracle: stripe.webhooks.generateTestHeaderStringAsyn
     const { payload, header, status } = await make(ev);
     const res = await postWebhook("stripe", payload, header ? { "Stripe-Signature": header } : {});
     const p = await expectProblem(res, status);
-    expect(p.code).toBe("invalid_signature");
+    expect(p.code).toBe(status === 400 ? "malformed_signature" : "invalid_signature");
+    expect(p.type).toBe(`https://toko-edge.dev/problems/${p.code.replaceAll("_", "-")}`);
     expect(await stored(ev.id)).toBe(0);
   });
 });

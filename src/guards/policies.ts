@@ -27,23 +27,27 @@ export const POLICIES = {
 
 export type PolicyName = keyof typeof POLICIES;
 
-const cache = new Map<string, Map<string, RateLimitPolicy | null>>();
+export type RateLimitTable = Record<PolicyName, RateLimitPolicy | null>;
 
-/** The effective policy after overrides; null when switched off. */
-export function resolvePolicy(name: PolicyName, overrides: string): RateLimitPolicy | null {
-  let table = cache.get(overrides);
-  if (!table) {
-    table = new Map();
-    for (const part of overrides
-      .split(",")
-      .map((p) => p.trim())
-      .filter(Boolean)) {
-      const m = /^([a-z-]+)=(?:(off)|(\d+)\/(\d+))$/.exec(part);
-      if (!m?.[1] || !(m[1] in POLICIES)) throw new Error(`RATE_LIMIT_OVERRIDES: cannot read "${part}"`);
-      const base: RateLimitPolicy = POLICIES[m[1] as PolicyName];
-      table.set(m[1], m[2] ? null : { ...base, limit: Number(m[3]), windowSec: Number(m[4]) });
-    }
-    cache.set(overrides, table);
+/**
+ * The effective policies after overrides ("order-create=20/60,public-read=off"); null = switched off.
+ * Throws on an unknown policy or a malformed part: config loading turns that into a 503 naming the setting.
+ */
+export function parseRateLimitOverrides(overrides: string): RateLimitTable {
+  const table: RateLimitTable = { ...POLICIES };
+  for (const part of overrides
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const m = /^([a-z-]+)=(?:(off)|(\d{1,9})\/(\d{1,7}))$/.exec(part);
+    if (!m?.[1]) throw new Error(`cannot read "${part}": use policy=limit/seconds or policy=off`);
+    if (!Object.hasOwn(POLICIES, m[1]))
+      throw new Error(`no rate-limit policy is called "${m[1]}" (known: ${Object.keys(POLICIES).join(", ")})`);
+    const name = m[1] as PolicyName;
+    const limit = Number(m[3]);
+    const windowSec = Number(m[4]);
+    if (!m[2] && (limit < 1 || windowSec < 1)) throw new Error(`"${part}": limit and seconds must be at least 1`);
+    table[name] = m[2] ? null : { ...POLICIES[name], limit, windowSec };
   }
-  return table.has(name) ? (table.get(name) ?? null) : POLICIES[name];
+  return table;
 }

@@ -2,43 +2,43 @@
  * The one error type of the API. Every failure leaves as RFC 9457
  * `application/problem+json` with the request id; internals never leave.
  */
-export const PROBLEM_STATUS = {
-  bad_request: 400,
-  validation_error: 400,
-  malformed_json: 400,
-  invalid_cursor: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  method_not_allowed: 405,
-  conflict: 409,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  unprocessable: 422,
-  rate_limited: 429,
-  internal_error: 500,
-  service_unavailable: 503,
-} as const;
+const PROBLEMS = {
+  bad_request: [400, "Bad request"],
+  validation_error: [400, "Your request parameters did not validate"],
+  malformed_json: [400, "Request body is not valid JSON"],
+  invalid_cursor: [400, "The pagination cursor is invalid"],
+  malformed_signature: [400, "The webhook signature headers are malformed"],
+  unauthorized: [401, "Authentication required"],
+  invalid_credentials: [401, "Invalid credentials"],
+  invalid_signature: [401, "The webhook signature does not verify"],
+  forbidden: [403, "Forbidden"],
+  not_found: [404, "Resource not found"],
+  method_not_allowed: [405, "Method not allowed"],
+  conflict: [409, "Conflict"],
+  insufficient_stock: [409, "Not enough stock"],
+  version_conflict: [409, "The resource changed since you read it"],
+  invalid_transition: [409, "That status change is not allowed"],
+  client_token_in_use: [409, "The client_token is being used by a concurrent request"],
+  idempotency_in_flight: [409, "A request with this Idempotency-Key is still being processed"],
+  order_not_payable: [409, "The order cannot be paid in its current status"],
+  payment_exists: [409, "The order already has a payment"],
+  payload_too_large: [413, "Request body too large"],
+  unsupported_media_type: [415, "Unsupported media type"],
+  unprocessable: [422, "Unprocessable request"],
+  idempotency_key_reused: [422, "The Idempotency-Key was used with a different request"],
+  rate_limited: [429, "Too many requests"],
+  internal_error: [500, "Internal server error"],
+  service_unavailable: [503, "Service unavailable"],
+  provider_unavailable: [503, "The payment provider is unavailable"],
+  provider_failed: [503, "The payment provider call failed"],
+} as const satisfies Record<string, readonly [number, string]>;
 
-export type ProblemCode = keyof typeof PROBLEM_STATUS;
-
-const TITLES: Record<ProblemCode, string> = {
-  bad_request: "Bad request",
-  validation_error: "Your request parameters did not validate",
-  malformed_json: "Request body is not valid JSON",
-  invalid_cursor: "The pagination cursor is invalid",
-  unauthorized: "Authentication required",
-  forbidden: "Forbidden",
-  not_found: "Resource not found",
-  method_not_allowed: "Method not allowed",
-  conflict: "Conflict",
-  payload_too_large: "Request body too large",
-  unsupported_media_type: "Unsupported media type",
-  unprocessable: "Unprocessable request",
-  rate_limited: "Too many requests",
-  internal_error: "Internal server error",
-  service_unavailable: "Service unavailable",
-};
+/**
+ * Every `code` a problem document can carry: one typed union, also the OpenAPI enum.
+ * Each code has one status and its own `type` URI.
+ */
+export type ProblemCode = keyof typeof PROBLEMS;
+export const PROBLEM_CODES = Object.keys(PROBLEMS) as [ProblemCode, ...ProblemCode[]];
 
 /** One invalid input: `field` is a dotted path (`items.0.qty`), `in` where it came from. */
 export interface FieldError {
@@ -48,23 +48,26 @@ export interface FieldError {
   message: string;
 }
 
+/** Extension members (RFC 9457 §3.2); the standard members cannot be overridden. */
+export type ProblemExtra = Record<string, unknown> & { [K in "type" | "title" | "status" | "code" | "instance" | "request_id"]?: never };
+
 export class ApiError extends Error {
   readonly code: ProblemCode;
   readonly status: number;
   readonly detail: string | undefined;
   readonly errors: FieldError[] | undefined;
   readonly headers: Record<string, string> | undefined;
-  readonly extra: Record<string, unknown> | undefined;
+  readonly extra: ProblemExtra | undefined;
 
   constructor(
     code: ProblemCode,
     detail?: string,
-    opts: { errors?: FieldError[]; headers?: Record<string, string>; extra?: Record<string, unknown> } = {},
+    opts: { errors?: FieldError[]; headers?: Record<string, string>; extra?: ProblemExtra } = {},
   ) {
-    super(detail ?? TITLES[code]);
+    super(detail ?? PROBLEMS[code][1]);
     this.name = "ApiError";
     this.code = code;
-    this.status = PROBLEM_STATUS[code];
+    this.status = PROBLEMS[code][0];
     this.detail = detail;
     this.errors = opts.errors;
     this.headers = opts.headers;
@@ -74,18 +77,20 @@ export class ApiError extends Error {
 
 export const PROBLEM_TYPE_BASE = "https://toko-edge.dev/problems/";
 
+export const problemType = (code: ProblemCode): string => `${PROBLEM_TYPE_BASE}${code.replaceAll("_", "-")}`;
+
 /** Builds the problem document (also used by the OpenAPI schema). */
 export function problemBody(err: ApiError, requestId: string, instance: string): Record<string, unknown> {
   return {
-    type: `${PROBLEM_TYPE_BASE}${err.code.replaceAll("_", "-")}`,
-    title: TITLES[err.code],
+    type: problemType(err.code),
+    title: PROBLEMS[err.code][1],
     status: err.status,
     code: err.code,
     ...(err.detail ? { detail: err.detail } : {}),
     instance,
     request_id: requestId,
-    ...(err.errors ? { errors: err.errors } : {}),
     ...err.extra,
+    ...(err.errors ? { errors: err.errors } : {}),
   };
 }
 

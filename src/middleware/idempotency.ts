@@ -66,15 +66,12 @@ export function idempotency(opts: { required: boolean }): MiddlewareHandler<AppE
       return new Response(begun.response.body, { status: begun.response.status, headers });
     }
     if (begun.state === "in_flight") {
-      throw new ApiError("conflict", "A request with this Idempotency-Key is still being processed.", {
+      throw new ApiError("idempotency_in_flight", "A request with this Idempotency-Key is still being processed.", {
         headers: { "Retry-After": String(begun.retryAfterSec) },
-        extra: { code: "idempotency_in_flight" },
       });
     }
     if (begun.state === "mismatch") {
-      throw new ApiError("unprocessable", "This Idempotency-Key was already used with a different request.", {
-        extra: { code: "idempotency_key_reused" },
-      });
+      throw new ApiError("idempotency_key_reused", "This Idempotency-Key was already used with a different request.");
     }
     const { leaseId } = begun;
     await next();

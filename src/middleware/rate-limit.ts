@@ -7,7 +7,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { RateLimitDecision } from "../../durable-objects/rate-limiter.ts";
 import type { AppEnv } from "../app-env.ts";
-import { type PolicyName, resolvePolicy } from "../guards/policies.ts";
+import type { PolicyName } from "../guards/policies.ts";
 import { errorFields } from "../lib/logger.ts";
 import { normaliseEmail } from "../lib/password-policy.ts";
 import { ApiError } from "../lib/problem.ts";
@@ -31,7 +31,7 @@ async function subjectOf(c: Context<AppEnv>, subject: string): Promise<string> {
 export function rateLimit(name: PolicyName): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const cfg = c.get("config");
-    const policy = resolvePolicy(name, cfg.RATE_LIMIT_OVERRIDES);
+    const policy = cfg.RATE_LIMIT_OVERRIDES[name];
     if (!policy) return next();
     const key = `${policy.name}:${await subjectOf(c, policy.subject)}`;
     let decision: RateLimitDecision;

@@ -30,8 +30,10 @@ export function requestContext(opts: {
       config = loadConfig(c.env);
     } catch (err) {
       const issues = err instanceof ConfigError ? err.issues : ["unreadable configuration"];
+      const settings = err instanceof ConfigError ? err.settings : [];
       createLogger("error").error("configuration invalid: refusing to serve", { request_id: requestId, component: "config", issues });
-      return problemResponse(new ApiError("service_unavailable", "The service is not configured."), requestId, c.req.path);
+      const detail = `The service is misconfigured${settings.length ? ` (check ${settings.join(", ")})` : ""}.`;
+      return problemResponse(new ApiError("service_unavailable", detail, { extra: { invalid_settings: settings } }), requestId, c.req.path);
     }
     const log = createLogger(config.LOG_LEVEL, { request_id: requestId });
     c.set("config", config);

@@ -54,9 +54,9 @@ export async function callProvider(
   for (let attempt = 1; attempt <= cfg.PROVIDER_MAX_ATTEMPTS; attempt++) {
     const gate = await breaker.acquire(cfg.BREAKER_OPEN_SEC * 1000);
     if (!gate.allowed) {
-      throw new ApiError("service_unavailable", `The ${provider.name} payment provider is unavailable; retry later.`, {
+      throw new ApiError("provider_unavailable", `The ${provider.name} payment provider is unavailable; retry later.`, {
         headers: { "Retry-After": String(gate.retryAfterSec) },
-        extra: { code: "provider_unavailable", breaker: gate.state },
+        extra: { breaker: gate.state },
       });
     }
     try {
@@ -83,5 +83,5 @@ export async function callProvider(
     lastError instanceof ProviderError && !lastError.retryable
       ? "The payment provider refused the request."
       : "The payment provider did not answer; retry later.";
-  throw new ApiError("service_unavailable", detail, { headers: { "Retry-After": "5" }, extra: { code: "provider_failed" } });
+  throw new ApiError("provider_failed", detail, { headers: { "Retry-After": "5" } });
 }

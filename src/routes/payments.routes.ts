@@ -3,7 +3,6 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { PaymentEventMessage } from "../../queues/messages.ts";
 import type { AppEnv } from "../app-env.ts";
-import { secretList } from "../config.ts";
 import { deleteWebhookEvent, insertWebhookEvent } from "../db/payments.repo.ts";
 import { errorFields } from "../lib/logger.ts";
 import { ApiError } from "../lib/problem.ts";
@@ -21,7 +20,7 @@ function providerFor(c: Context<AppEnv>): PaymentProvider {
   const cfg = c.get("config");
   if (cfg.PAYMENT_PROVIDER === "stripe") return stripeProvider({ secretKey: cfg.STRIPE_SECRET_KEY ?? "", apiBase: cfg.STRIPE_API_BASE });
   const origin = new URL(c.req.url).origin;
-  const [secret] = secretList(cfg.SANDBOX_WEBHOOK_SECRETS);
+  const [secret] = cfg.SANDBOX_WEBHOOK_SECRETS ?? [];
   return sandboxProvider({
     origin,
     delayMs: cfg.SANDBOX_DELAY_MS,
@@ -103,16 +102,16 @@ export const webhooksRouter = createRouter().openapi(
     let eventId: string | undefined;
     try {
       if (provider === "stripe") {
-        await verifyStripe(body, c.req.header("stripe-signature"), secretList(cfg.STRIPE_WEBHOOK_SECRETS), cfg.WEBHOOK_TOLERANCE_SEC);
+        await verifyStripe(body, c.req.header("stripe-signature"), cfg.STRIPE_WEBHOOK_SECRETS ?? [], cfg.WEBHOOK_TOLERANCE_SEC);
       } else {
         eventId = c.req.header("webhook-id");
         const headers = { id: eventId, timestamp: c.req.header("webhook-timestamp"), signature: c.req.header("webhook-signature") };
-        await verifyStandardWebhook(body, headers, secretList(cfg.SANDBOX_WEBHOOK_SECRETS), cfg.WEBHOOK_TOLERANCE_SEC);
+        await verifyStandardWebhook(body, headers, cfg.SANDBOX_WEBHOOK_SECRETS ?? [], cfg.WEBHOOK_TOLERANCE_SEC);
       }
     } catch (err) {
       if (!(err instanceof SignatureError)) throw err;
       c.get("log").warn("webhook rejected", { component: "webhooks", provider, reason: err.message });
-      throw new ApiError(err.status === 400 ? "bad_request" : "unauthorized", err.message, { extra: { code: "invalid_signature" } });
+      throw new ApiError(err.status === 400 ? "malformed_signature" : "invalid_signature", err.message);
     }
     const event = JSON.parse(body) as { id?: unknown; type?: unknown };
     eventId ??= typeof event.id === "string" ? event.id : undefined;

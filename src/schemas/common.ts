@@ -1,5 +1,6 @@
 /** Schemas shared by every resource: problem documents, ids, money, pagination. */
 import { z } from "@hono/zod-openapi";
+import { PROBLEM_CODES } from "../lib/problem.ts";
 
 export const FieldErrorSchema = z
   .object({
@@ -15,7 +16,10 @@ export const ProblemSchema = z
     type: z.string().url().openapi({ example: "https://toko-edge.dev/problems/validation-error" }),
     title: z.string(),
     status: z.number().int(),
-    code: z.string().openapi({ example: "validation_error" }),
+    code: z.enum(PROBLEM_CODES).openapi({
+      example: "validation_error",
+      description: "Machine-readable; `type` is https://toko-edge.dev/problems/ + this code with `_` as `-`",
+    }),
     detail: z.string().optional(),
     instance: z.string().openapi({ example: "/api/v1/products" }),
     request_id: z.string().openapi({ example: "4f0c7d0e-5d55-4c4f-9a0c-3b8e0d2f6a11" }),

@@ -67,7 +67,7 @@ export async function login(db: Drizzle, cfg: Config, email: string, password: s
       max: cfg.LOGIN_IP_MAX_FAILURES,
       delayAfter: Math.max(cfg.LOGIN_DELAY_AFTER, Math.floor(cfg.LOGIN_IP_MAX_FAILURES / 2)),
     });
-    throw new ApiError("unauthorized", "The email or password is incorrect.", { extra: { code: "invalid_credentials" } });
+    throw new ApiError("invalid_credentials", "The email or password is incorrect.");
   }
   // The IP counter is left to decay: resetting it on success would let one valid account
   // launder guesses against others from the same address.

@@ -66,7 +66,7 @@ async function createInTx(tx: Drizzle, userId: string, input: OrderCreate, actor
     return p && p.stock < l.qty ? [{ i, sku: l.sku, requested: l.qty, available: p.stock }] : [];
   });
   if (short.length) {
-    throw new ApiError("conflict", `Not enough stock for ${short.map((s) => s.sku).join(", ")}; nothing was ordered.`, {
+    throw new ApiError("insufficient_stock", `Not enough stock for ${short.map((s) => s.sku).join(", ")}; nothing was ordered.`, {
       errors: short.map((s) => ({
         field: `${prefix}items.${s.i}.qty`,
         in: "body" as const,
@@ -74,7 +74,6 @@ async function createInTx(tx: Drizzle, userId: string, input: OrderCreate, actor
         message: `only ${s.available} left`,
       })),
       extra: {
-        code: "insufficient_stock",
         skus: short.map((s) => s.sku),
         lines: short.map(({ sku, requested, available }) => ({ sku, requested, available })),
       },
@@ -142,7 +141,7 @@ export async function placeBulk(db: Drizzle, orders: (OrderCreate & { user_id: s
         out.push(await createInTx(tx, o.user_id, o, actor, `orders.${i}.`));
       } catch (err) {
         if (err instanceof ClientTokenTaken) {
-          throw new ApiError("conflict", `orders.${i}: client_token is being used by a concurrent request.`, {
+          throw new ApiError("client_token_in_use", `orders.${i}: client_token is being used by a concurrent request.`, {
             errors: [{ field: `orders.${i}.client_token`, in: "body", code: "conflict", message: "in use" }],
           });
         }
@@ -209,14 +208,14 @@ export async function changeStatus(
     if (actor && actor.role !== "ADMIN" && to !== "CANCELLED")
       throw new ApiError("forbidden", "Customers may only cancel their own pending orders.");
     if (expectedVersion !== null && order.version !== expectedVersion) {
-      throw new ApiError("conflict", `The order changed since you read it (version ${expectedVersion}, now ${order.version}).`, {
-        extra: { code: "version_conflict", current_version: order.version, current_status: order.status },
+      throw new ApiError("version_conflict", `The order changed since you read it (version ${expectedVersion}, now ${order.version}).`, {
+        extra: { current_version: order.version, current_status: order.status },
       });
     }
     const from = order.status as OrderStatus;
     if (!canTransition(from, to)) {
-      throw new ApiError("conflict", `An order cannot go from ${from} to ${to}.`, {
-        extra: { code: "invalid_transition", current_status: from, allowed: TRANSITIONS[from] },
+      throw new ApiError("invalid_transition", `An order cannot go from ${from} to ${to}.`, {
+        extra: { current_status: from, allowed: TRANSITIONS[from] },
       });
     }
     const version = await updateOrderStatus(tx, id, to);

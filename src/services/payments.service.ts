@@ -21,8 +21,8 @@ export async function startPayment(
   }
   const order = await readOrder(db, input.orderId, principal);
   if (order.status !== "PENDING") {
-    throw new ApiError("conflict", `Only PENDING orders can be paid; this one is ${order.status}.`, {
-      extra: { code: "order_not_payable", current_status: order.status },
+    throw new ApiError("order_not_payable", `Only PENDING orders can be paid; this one is ${order.status}.`, {
+      extra: { current_status: order.status },
     });
   }
   const payment = await insertPayment(db, {
@@ -34,8 +34,8 @@ export async function startPayment(
   });
   if (!payment) {
     const live = await livePaymentFor(db, order.id);
-    throw new ApiError("conflict", "This order already has a payment in progress or paid.", {
-      extra: { code: "payment_exists", payment_id: live?.id, payment_status: live?.status },
+    throw new ApiError("payment_exists", "This order already has a payment in progress or paid.", {
+      extra: { payment_id: live?.id, payment_status: live?.status },
     });
   }
   let result: Awaited<ReturnType<typeof callProvider>>;
