@@ -1,9 +1,8 @@
 /** Consumer of the dead-letter queue: records each message in `dead_letters` (visible, replayable), then acks. */
 import { loadConfig } from "../src/config.ts";
 import { createDatabase } from "../src/db/client.ts";
-import { markWebhookDead, upsertDeadLetter } from "../src/db/payments.repo.ts";
 import { createLogger } from "../src/lib/logger.ts";
-import { PaymentEventMessage } from "./messages.ts";
+import { recordDeadLetter } from "../src/services/dead-letters.service.ts";
 
 export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const cfg = loadConfig(env);
@@ -14,20 +13,8 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env)
     const orm = await db.orm();
     for (const msg of batch.messages) {
       try {
-        const parsed = PaymentEventMessage.safeParse(msg.body);
-        const failure = parsed.success ? await markWebhookDead(orm, parsed.data.webhook_event_id) : null;
-        await upsertDeadLetter(orm, {
-          queue: source,
-          messageKey: parsed.success ? `webhook:${parsed.data.webhook_event_id}` : `message:${msg.id}`,
-          body: msg.body ?? null,
-          attempts: failure?.attempts ?? 0,
-          lastError: failure?.last_error ?? (parsed.success ? null : "malformed message"),
-        });
-        log.error("message dead-lettered", {
-          message_id: msg.id,
-          key: parsed.success ? parsed.data.event_id : msg.id,
-          attempts: failure?.attempts,
-        });
+        const { key, attempts } = await recordDeadLetter(orm, source, msg);
+        log.error("message dead-lettered", { message_id: msg.id, key, attempts });
         msg.ack();
       } catch {
         msg.retry({ delaySeconds: 30 });

@@ -4,16 +4,13 @@
  */
 import { loadConfig } from "../src/config.ts";
 import { createDatabase } from "../src/db/client.ts";
-import { recordWebhookFailure } from "../src/db/payments.repo.ts";
+import { backoffDelay } from "../src/lib/backoff.ts";
 import { createLogger, errorFields } from "../src/lib/logger.ts";
-import { settle } from "../src/payments/settlement.ts";
+import { recordSettlementFailure, settle } from "../src/services/settlement.service.ts";
 import { PaymentEventMessage } from "./messages.ts";
 
-export function backoffSeconds(attempt: number, baseSec: number): number {
-  if (baseSec === 0) return 0;
-  const exp = baseSec * 2 ** Math.max(0, attempt - 1);
-  return Math.min(3600, Math.round(exp * (0.5 + Math.random())));
-}
+/** Queue redelivery delay: whole seconds, at most an hour. */
+const retryDelay = (attempts: number, baseSec: number) => Math.round(backoffDelay(attempts, baseSec, 3600));
 
 export async function consumePaymentEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const cfg = loadConfig(env);
@@ -26,7 +23,7 @@ export async function consumePaymentEvents(batch: MessageBatch<unknown>, env: En
       if (!parsed.success) {
         // Malformed: retrying cannot help, but it must stay visible: let it reach the DLQ.
         log.error("malformed queue message", { message_id: msg.id, attempts: msg.attempts });
-        msg.retry({ delaySeconds: backoffSeconds(msg.attempts, cfg.QUEUE_RETRY_BASE_SEC) });
+        msg.retry({ delaySeconds: retryDelay(msg.attempts, cfg.QUEUE_RETRY_BASE_SEC) });
         continue;
       }
       try {
@@ -41,8 +38,8 @@ export async function consumePaymentEvents(batch: MessageBatch<unknown>, env: En
           attempts: msg.attempts,
           ...fields,
         });
-        await recordWebhookFailure(orm, parsed.data.webhook_event_id, String(fields.error_message ?? "error")).catch(() => {});
-        msg.retry({ delaySeconds: backoffSeconds(msg.attempts, cfg.QUEUE_RETRY_BASE_SEC) });
+        await recordSettlementFailure(orm, parsed.data.webhook_event_id, String(fields.error_message ?? "error"));
+        msg.retry({ delaySeconds: retryDelay(msg.attempts, cfg.QUEUE_RETRY_BASE_SEC) });
       }
     }
   } finally {

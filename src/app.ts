@@ -11,12 +11,12 @@ import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { secureHeaders } from "hono/secure-headers";
 import type { AppEnv } from "./app-env.ts";
-import { applyGuards } from "./guards/index.ts";
 import { errorFields } from "./lib/logger.ts";
 import { ApiError, type ProblemCode, problemResponse } from "./lib/problem.ts";
 import { validationHook } from "./lib/validation.ts";
 import { requireAuth, requireRole } from "./middleware/auth.ts";
 import { edgeCache } from "./middleware/edge-cache.ts";
+import { applyGuards } from "./middleware/guards.ts";
 import { jsonBody } from "./middleware/json-body.ts";
 import { requestContext } from "./middleware/request-context.ts";
 import { adminCatalogRouter } from "./routes/admin-catalog.routes.ts";
@@ -97,11 +97,12 @@ export function createApp() {
   app.use("/api/v1/users/*", requireAuth());
   app.use("/api/v1/orders", requireAuth());
   app.use("/api/v1/orders/*", requireAuth());
+  app.use("/api/v1/orders/bulk", requireRole("ADMIN"));
   app.use("/api/v1/payments", requireAuth());
   app.use("/api/v1/payments/*", requireAuth());
   app.use("/api/v1/admin/*", requireAuth(), requireRole("ADMIN"));
   app.use(jsonBody({ "/api/v1/admin/products/import": (cfg) => cfg.MAX_IMPORT_BODY_BYTES }));
-  // Rate limits and Idempotency-Key, per route (src/guards/index.ts).
+  // Rate limits and Idempotency-Key, per route (the table in src/guards/index.ts).
   applyGuards(app);
 
   app.route("/health", healthRouter);

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { parseRateLimitOverrides } from "./guards/policies.ts";
-import { fromB64 } from "./lib/encoding.ts";
+import { webhookKeyBytes } from "./payments/signatures.ts";
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const seconds = int(0, 31_536_000);
@@ -24,15 +24,6 @@ const secretList = optional(
       .filter(Boolean),
   ),
 );
-
-/** Standard Webhooks secrets are `whsec_` + base64 of the key bytes (the prefix is optional). */
-export function webhookKeyBytes(secret: string): Uint8Array | null {
-  try {
-    return fromB64(secret.startsWith("whsec_") ? secret.slice(6) : secret);
-  } catch {
-    return null;
-  }
-}
 
 /** Names of the settings that are secrets (`wrangler secret put`; `.dev.vars` locally). */
 export const SECRET_NAMES = new Set([

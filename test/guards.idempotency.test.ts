@@ -4,7 +4,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { describe, expect, it, vi } from "vitest";
 import type { IdempotencyStore } from "../durable-objects/idempotency-store.ts";
 import { createApp } from "../src/app.ts";
-import { applyGuards } from "../src/guards/index.ts";
+import { applyGuards } from "../src/middleware/guards.ts";
 import { api, createUser, expectProblem, jsonInit, sql, uniqueSuffix } from "./helpers.ts";
 
 const admin = await createUser("ADMIN");

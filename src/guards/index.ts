@@ -1,12 +1,8 @@
 /**
- * Which guard protects which route: the single place. Routes not listed here run no
- * guard code at all. Order per route: rate limits first (cheap refusal), then idempotency.
+ * Which guard protects which route: the single place (data only; src/middleware/guards.ts
+ * applies it). Routes not listed here run no guard code at all. Order per route: rate limits
+ * first (cheap refusal), then idempotency. test/contract.test.ts checks every path exists.
  */
-import type { OpenAPIHono } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../app-env.ts";
-import { idempotency } from "../middleware/idempotency.ts";
-import { rateLimit } from "../middleware/rate-limit.ts";
 import type { PolicyName } from "./policies.ts";
 
 export interface GuardSpec {
@@ -31,17 +27,3 @@ export const GUARDS: GuardSpec[] = [
   { method: "POST", path: "/api/v1/admin/*", rateLimits: ["admin-write"], idempotency: "optional" },
   { method: "PATCH", path: "/api/v1/admin/*", rateLimits: ["admin-write"], idempotency: "optional" },
 ];
-
-export function guardsFor(spec: GuardSpec): MiddlewareHandler<AppEnv>[] {
-  return [
-    ...(spec.rateLimits ?? []).map((p) => rateLimit(p)),
-    ...(spec.idempotency ? [idempotency({ required: spec.idempotency === "required" })] : []),
-  ];
-}
-
-export function applyGuards(app: OpenAPIHono<AppEnv>, specs: GuardSpec[] = GUARDS): void {
-  for (const spec of specs) {
-    const [first, ...rest] = guardsFor(spec);
-    if (first) app.on(spec.method, [spec.path], first, ...rest);
-  }
-}

@@ -3,27 +3,17 @@
  * HMAC-SHA256 over (scope, payload) makes it tamper-evident, and the scope
  * (route + filters) stops a cursor from one query being replayed on another.
  */
+import { hmacSha256, timingSafeEqual } from "./crypto.ts";
 import { b64url, fromB64url } from "./encoding.ts";
 import { UUID } from "./ids.ts";
 import { ApiError } from "./problem.ts";
 
 const enc = new TextEncoder();
-const keys = new Map<string, Promise<CryptoKey>>();
-
-function hmacKey(secret: string): Promise<CryptoKey> {
-  let k = keys.get(secret);
-  if (!k) {
-    k = crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
-    keys.set(secret, k);
-  }
-  return k;
-}
-
 const SIG_BYTES = 16;
 
 export async function encodeCursor(secret: string, scope: string, position: readonly (string | number)[]): Promise<string> {
   const body = b64url(enc.encode(JSON.stringify(position)));
-  const sig = new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(secret), enc.encode(`${scope}\n${body}`)));
+  const sig = await hmacSha256(secret, `${scope}\n${body}`);
   return `${body}.${b64url(sig.slice(0, SIG_BYTES))}`;
 }
 
@@ -37,15 +27,14 @@ export async function decodeCursor(secret: string, scope: string, cursor: string
   const m = /^([A-Za-z0-9_-]{1,400})\.([A-Za-z0-9_-]{22})$/.exec(cursor);
   if (!m) throw invalid();
   const [, body = "", sigText = ""] = m;
-  const key = await hmacKey(secret);
-  const full = new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(`${scope}\n${body}`)));
+  const full = await hmacSha256(secret, `${scope}\n${body}`);
   let given: Uint8Array;
   try {
     given = fromB64url(sigText);
   } catch {
     throw invalid();
   }
-  if (given.length !== SIG_BYTES || !crypto.subtle.timingSafeEqual(given, full.slice(0, SIG_BYTES))) throw invalid();
+  if (given.length !== SIG_BYTES || !timingSafeEqual(given, full.slice(0, SIG_BYTES))) throw invalid();
   try {
     const value: unknown = JSON.parse(new TextDecoder().decode(fromB64url(body)));
     if (!Array.isArray(value)) throw new Error("not an array");

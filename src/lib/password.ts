@@ -4,6 +4,7 @@
  * hashes still verify (and are upgraded at the next login). workerd caps PBKDF2 at
  * 100,000 iterations, which is what we use.
  */
+import { timingSafeEqual } from "./crypto.ts";
 import { b64url, fromB64url } from "./encoding.ts";
 
 const enc = new TextEncoder();
@@ -21,14 +22,6 @@ export async function hashPassword(password: string, iterations = PBKDF2_ITERATI
   return `pbkdf2-sha256$${iterations}$${b64url(salt)}$${b64url(await derive(password, salt, iterations))}`;
 }
 
-/** Constant-time comparison of equal-length byte arrays. */
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
-  return diff === 0;
-}
-
 export interface VerifyResult {
   ok: boolean;
   /** True when the stored hash uses weaker parameters than today's: rehash it. */
@@ -42,7 +35,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
     return { ok: false, needsRehash: false };
   }
   const actual = await derive(password, fromB64url(saltText), Math.min(iterations, PBKDF2_ITERATIONS));
-  return { ok: equal(actual, fromB64url(hashText)), needsRehash: iterations < PBKDF2_ITERATIONS };
+  return { ok: timingSafeEqual(actual, fromB64url(hashText)), needsRehash: iterations < PBKDF2_ITERATIONS };
 }
 
 /** A hash of a random password: verified against when the email is unknown, so both cases cost the same. */

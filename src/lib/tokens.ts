@@ -4,17 +4,24 @@
  * issuer and audience, and then requires the claims we rely on to be present and well-formed.
  */
 import { sign, verify } from "hono/jwt";
-import type { Config } from "../config.ts";
 import { UUID } from "./ids.ts";
 import { ApiError } from "./problem.ts";
 
 export type Role = "ADMIN" | "USER";
+
+/** The settings tokens need (a slice of the app's Config; lib takes values, not the config module). */
+export interface TokenSettings {
+  JWT_SECRET: string;
+  JWT_ISSUER: string;
+  JWT_AUDIENCE: string;
+  JWT_TTL_SEC: number;
+}
 export interface Principal {
   userId: string;
   role: Role;
 }
 
-export async function issueAccessToken(cfg: Config, p: Principal): Promise<{ token: string; expiresIn: number }> {
+export async function issueAccessToken(cfg: TokenSettings, p: Principal): Promise<{ token: string; expiresIn: number }> {
   const now = Math.floor(Date.now() / 1000);
   const payload = {
     iss: cfg.JWT_ISSUER,
@@ -31,7 +38,7 @@ export async function issueAccessToken(cfg: Config, p: Principal): Promise<{ tok
 const invalidToken = (detail: string) =>
   new ApiError("unauthorized", detail, { headers: { "WWW-Authenticate": 'Bearer realm="toko-edge", error="invalid_token"' } });
 
-export async function verifyAccessToken(cfg: Config, token: string): Promise<Principal> {
+export async function verifyAccessToken(cfg: TokenSettings, token: string): Promise<Principal> {
   let payload: Record<string, unknown>;
   try {
     payload = await verify(token, cfg.JWT_SECRET, { alg: "HS256", iss: cfg.JWT_ISSUER, aud: cfg.JWT_AUDIENCE });

@@ -1,8 +1,8 @@
-/** requireAuth / requireRole, and the object-level rule: others' resources are 404. */
+/** requireAuth / requireRole. Object-level rules (others' resources are 404) live in the services. */
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env.ts";
 import { ApiError } from "../lib/problem.ts";
-import { type Principal, type Role, verifyAccessToken } from "../lib/tokens.ts";
+import { type Role, verifyAccessToken } from "../lib/tokens.ts";
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/;
 
@@ -33,13 +33,4 @@ export function requireRole(...roles: Role[]): MiddlewareHandler<AppEnv> {
     }
     return next();
   };
-}
-
-/**
- * Object-level authorisation: the owner or an ADMIN may proceed; anyone else gets the
- * same 404 as for a missing resource, so ids cannot be probed.
- */
-export function assertOwnerOrAdmin(p: Principal, ownerId: string | null | undefined, what = "resource"): void {
-  if (p.role === "ADMIN") return;
-  if (!ownerId || ownerId !== p.userId) throw new ApiError("not_found", `No ${what} with that id.`);
 }

@@ -1,5 +1,6 @@
 /** The provider interface, and the resilient call path every provider goes through. */
 import type { Config } from "../config.ts";
+import { backoffDelay } from "../lib/backoff.ts";
 import type { Logger } from "../lib/logger.ts";
 import { ApiError } from "../lib/problem.ts";
 import { sleep, withTimeout } from "../lib/timeout.ts";
@@ -39,7 +40,7 @@ export class ProviderError extends Error {
 
 /**
  * Breaker (shared per provider, a Durable Object) → timeout per attempt → up to
- * PROVIDER_MAX_ATTEMPTS with full-jitter exponential backoff on retryable failures.
+ * PROVIDER_MAX_ATTEMPTS with jittered exponential backoff (src/lib/backoff.ts) on retryable failures.
  * An open breaker answers at once with 503 + Retry-After.
  */
 export async function callProvider(
@@ -76,7 +77,7 @@ export async function callProvider(
         error: err instanceof Error ? err.message.slice(0, 200) : "error",
       });
       if (!retryable || state === "open") break;
-      if (attempt < cfg.PROVIDER_MAX_ATTEMPTS) await sleep(Math.random() * cfg.PROVIDER_RETRY_BASE_MS * 2 ** (attempt - 1));
+      if (attempt < cfg.PROVIDER_MAX_ATTEMPTS) await sleep(backoffDelay(attempt, cfg.PROVIDER_RETRY_BASE_MS));
     }
   }
   const detail =

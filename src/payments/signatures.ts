@@ -5,9 +5,8 @@
  *   HMAC-SHA256 over `${id}.${timestamp}.${body}` with the base64 key after `whsec_`.
  * Several active secrets (rotation); constant-time comparison; |now − t| ≤ tolerance.
  */
+import { hmacSha256, timingSafeEqual } from "../lib/crypto.ts";
 import { b64, fromB64 } from "../lib/encoding.ts";
-
-const enc = new TextEncoder();
 
 export class SignatureError extends Error {
   readonly status: 400 | 401;
@@ -18,22 +17,13 @@ export class SignatureError extends Error {
   }
 }
 
-async function hmac(key: Uint8Array, message: string): Promise<Uint8Array> {
-  const k = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  return new Uint8Array(await crypto.subtle.sign("HMAC", k, enc.encode(message)));
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && crypto.subtle.timingSafeEqual(a, b);
-}
-
 function fromHex(hex: string): Uint8Array | null {
   if (!/^([0-9a-f]{2})+$/i.test(hex)) return null;
   return Uint8Array.from(hex.match(/../g) ?? [], (h) => Number.parseInt(h, 16));
 }
 
 /** Standard Webhooks secrets are `whsec_` + base64 of the key bytes (the prefix is optional). */
-function webhookKey(secret: string): Uint8Array | null {
+export function webhookKeyBytes(secret: string): Uint8Array | null {
   return fromB64OrNull(secret.startsWith("whsec_") ? secret.slice(6) : secret);
 }
 
@@ -64,8 +54,8 @@ export async function verifyStripe(
   if (!parts.some(([k]) => k === "t") || v1.length === 0) throw new SignatureError(400, "Malformed Stripe-Signature header.");
   checkTimestamp(t, nowSec, toleranceSec);
   for (const secret of secrets) {
-    const expected = await hmac(enc.encode(secret), `${t}.${body}`);
-    if (v1.some((sig) => sig && equal(sig, expected))) return;
+    const expected = await hmacSha256(secret, `${t}.${body}`);
+    if (v1.some((sig) => sig && timingSafeEqual(sig, expected))) return;
   }
   throw new SignatureError(401, "No signature matches a configured secret.");
 }
@@ -88,17 +78,17 @@ export async function verifyStandardWebhook(
     .map(([, sig]) => fromB64OrNull(sig as string));
   if (given.length === 0) throw new SignatureError(400, "webhook-signature has no v1 signature.");
   for (const secret of secrets) {
-    const key = webhookKey(secret);
+    const key = webhookKeyBytes(secret);
     if (!key) continue;
-    const expected = await hmac(key, `${id}.${timestamp}.${body}`);
-    if (given.some((sig) => sig && equal(sig, expected))) return;
+    const expected = await hmacSha256(key, `${id}.${timestamp}.${body}`);
+    if (given.some((sig) => sig && timingSafeEqual(sig, expected))) return;
   }
   throw new SignatureError(401, "No signature matches a configured secret.");
 }
 
 /** Signs like a Standard Webhooks sender (used by the sandbox provider). */
 export async function signStandardWebhook(secret: string, id: string, timestamp: number, body: string): Promise<string> {
-  const key = webhookKey(secret);
+  const key = webhookKeyBytes(secret);
   if (!key) throw new Error("invalid webhook secret");
-  return `v1,${b64(await hmac(key, `${id}.${timestamp}.${body}`))}`;
+  return `v1,${b64(await hmacSha256(key, `${id}.${timestamp}.${body}`))}`;
 }

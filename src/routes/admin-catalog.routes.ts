@@ -2,9 +2,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env.ts";
-import { findProduct } from "../db/catalog.repo.ts";
-import { ApiError } from "../lib/problem.ts";
-import { createRouter } from "../lib/router.ts";
 import {
   CategoryCreateSchema,
   CategoryUpdateSchema,
@@ -18,6 +15,7 @@ import { CategorySchema, ProductSchema } from "../schemas/catalog.ts";
 import { authResponses, jsonContent, problem, problemResponses } from "../schemas/common.ts";
 import {
   adjustProductStock,
+  adminProduct,
   createCategory,
   createProduct,
   importProducts,
@@ -25,7 +23,8 @@ import {
   patchProduct,
 } from "../services/admin-catalog.service.ts";
 import { bumpCatalogGeneration, purgeTags } from "../services/cache-invalidation.ts";
-import { toProductDto } from "../services/catalog.service.ts";
+import { toCategoryDto } from "../services/catalog.service.ts";
+import { createRouter } from "./router.ts";
 
 const security = [{ bearerAuth: [] }];
 const errors = { ...authResponses, 409: problem("Conflict (duplicate SKU/slug, stock below zero)"), ...problemResponses };
@@ -39,30 +38,9 @@ async function invalidate(c: Context<AppEnv>, tags: string[]) {
 }
 
 async function productBody(c: Context<AppEnv>, id: string) {
-  const p = await findProduct(await c.get("dbFresh").orm(), id, { includeArchived: true });
-  if (!p) throw new ApiError("not_found", "No product with that id.");
-  return toProductDto(p);
+  return adminProduct(await c.get("dbFresh").orm(), id);
 }
 
-function categoryDto(r: {
-  id: string;
-  slug: string;
-  name: string;
-  description: string;
-  parentId: string | null;
-  createdAt: Date;
-  updatedAt: Date;
-}) {
-  return {
-    id: r.id,
-    slug: r.slug,
-    name: r.name,
-    description: r.description,
-    parent_id: r.parentId,
-    created_at: r.createdAt.toISOString(),
-    updated_at: r.updatedAt.toISOString(),
-  };
-}
 const AdminCategorySchema = CategorySchema.omit({ product_count: true }).openapi("AdminCategory");
 
 export const adminCatalogRouter = createRouter()
@@ -187,7 +165,7 @@ export const adminCatalogRouter = createRouter()
     async (c) => {
       const { row, tags } = await createCategory(await c.get("dbFresh").orm(), c.req.valid("json"));
       await invalidate(c, tags);
-      return c.json(categoryDto(row), 201, { Location: `/api/v1/categories#${row.slug}` });
+      return c.json(toCategoryDto(row), 201, { Location: `/api/v1/categories#${row.slug}` });
     },
   )
   .openapi(
@@ -204,6 +182,6 @@ export const adminCatalogRouter = createRouter()
     async (c) => {
       const { row, tags } = await patchCategory(await c.get("dbFresh").orm(), c.req.valid("param").id, c.req.valid("json"));
       await invalidate(c, tags);
-      return c.json(categoryDto(row), 200);
+      return c.json(toCategoryDto(row), 200);
     },
   );

@@ -1,9 +1,9 @@
 /** Signup and login. */
 import { createRoute } from "@hono/zod-openapi";
-import { createRouter } from "../lib/router.ts";
 import { CredentialsSchema, TokenSchema, UserSchema } from "../schemas/auth.ts";
 import { jsonContent, problem, problemResponses } from "../schemas/common.ts";
 import { login, signup, toUserDto } from "../services/auth.service.ts";
+import { createRouter } from "./router.ts";
 
 export const authRouter = createRouter()
   .openapi(

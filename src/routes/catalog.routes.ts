@@ -1,6 +1,6 @@
 /** Public catalogue: categories, products, search. GET only, no auth, edge-cached (see app.ts). */
 import { createRoute } from "@hono/zod-openapi";
-import { createRouter } from "../lib/router.ts";
+import { readTags } from "../lib/cache-tags.ts";
 import {
   CategoryListSchema,
   ProductListQuerySchema,
@@ -10,7 +10,8 @@ import {
   SearchQuerySchema,
 } from "../schemas/catalog.ts";
 import { problemResponses } from "../schemas/common.ts";
-import { categoryList, productDetail, productPage, productTags, searchPage, toProductDto } from "../services/catalog.service.ts";
+import { categoryList, productDetail, productPage, searchPage, toProductDto } from "../services/catalog.service.ts";
+import { createRouter } from "./router.ts";
 
 const json = <T>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 const cachedHeaders = {
@@ -33,7 +34,7 @@ export const catalogRouter = createRouter()
     }),
     async (c) => {
       const data = await categoryList(await c.get("dbFresh").orm());
-      c.set("cacheTags", ["catalog", "categories"]);
+      c.set("cacheTags", readTags.categories());
       return c.json({ data }, 200);
     },
   )
@@ -51,7 +52,7 @@ export const catalogRouter = createRouter()
     async (c) => {
       const q = c.req.valid("query");
       const page = await productPage(await c.get("dbFresh").orm(), c.get("config").CURSOR_SECRET, q);
-      c.set("cacheTags", ["catalog", "products", ...(q.category ? [`category:${q.category}`] : [])]);
+      c.set("cacheTags", readTags.productList(q.category));
       return c.json(page, 200);
     },
   )
@@ -67,7 +68,7 @@ export const catalogRouter = createRouter()
     }),
     async (c) => {
       const p = await productDetail(await c.get("dbFresh").orm(), c.req.valid("param").idOrSku);
-      c.set("cacheTags", productTags(p));
+      c.set("cacheTags", readTags.product(p));
       return c.json(toProductDto(p), 200);
     },
   )
@@ -84,7 +85,7 @@ export const catalogRouter = createRouter()
     }),
     async (c) => {
       const page = await searchPage(await c.get("dbFresh").orm(), c.get("config").CURSOR_SECRET, c.req.valid("query"));
-      c.set("cacheTags", ["catalog", "search"]);
+      c.set("cacheTags", readTags.search());
       return c.json(page, 200);
     },
   );

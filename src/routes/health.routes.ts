@@ -2,9 +2,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { errorFields } from "../lib/logger.ts";
 import { ApiError } from "../lib/problem.ts";
-import { createRouter } from "../lib/router.ts";
 import { withTimeout } from "../lib/timeout.ts";
 import { ProblemSchema } from "../schemas/common.ts";
+import { createRouter } from "./router.ts";
 
 const HealthSchema = z.object({ status: z.literal("ok"), checks: z.record(z.string(), z.string()).optional() }).openapi("Health");
 

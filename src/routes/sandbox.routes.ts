@@ -5,13 +5,12 @@
 import { Hono } from "hono";
 import { html } from "hono/html";
 import type { AppEnv } from "../app-env.ts";
-import { findPaymentByRef } from "../db/payments.repo.ts";
 import { ApiError } from "../lib/problem.ts";
+import { sandboxPayment } from "../services/payments.service.ts";
 
 export const sandboxRouter = new Hono<AppEnv>().get("/checkout/:ref{sbx_pi_[0-9a-f]{32}}", async (c) => {
   if (c.get("config").PAYMENT_PROVIDER !== "sandbox") throw new ApiError("not_found");
-  const p = await findPaymentByRef(await c.get("dbFresh").orm(), "sandbox", c.req.param("ref"));
-  if (!p) throw new ApiError("not_found", "No sandbox payment with that reference.");
+  const p = await sandboxPayment(await c.get("dbFresh").orm(), c.req.param("ref"));
   const amount = `${(p.amount_cents / 100).toFixed(2)} ${p.currency}`;
   return c.html(
     html`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Toko sandbox checkout</title></head>

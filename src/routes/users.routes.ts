@@ -1,12 +1,9 @@
 /** The caller's own account; other accounts only for ADMIN (others' ids are 404). */
 import { createRoute } from "@hono/zod-openapi";
-import { findUserById } from "../db/users.repo.ts";
-import { ApiError } from "../lib/problem.ts";
-import { createRouter } from "../lib/router.ts";
-import { assertOwnerOrAdmin } from "../middleware/auth.ts";
 import { UserIdParamSchema, UserSchema } from "../schemas/auth.ts";
 import { authResponses, jsonContent, problemResponses } from "../schemas/common.ts";
-import { toUserDto } from "../services/auth.service.ts";
+import { readAccount } from "../services/auth.service.ts";
+import { createRouter } from "./router.ts";
 
 export const usersRouter = createRouter()
   .openapi(
@@ -19,11 +16,7 @@ export const usersRouter = createRouter()
       security: [{ bearerAuth: [] }],
       responses: { 200: { description: "Your account", content: jsonContent(UserSchema) }, ...authResponses, ...problemResponses },
     }),
-    async (c) => {
-      const user = await findUserById(await c.get("dbFresh").orm(), c.get("principal").userId);
-      if (!user) throw new ApiError("not_found", "Your account no longer exists.");
-      return c.json(toUserDto(user), 200);
-    },
+    async (c) => c.json(await readAccount(await c.get("dbFresh").orm(), c.get("principal"), c.get("principal").userId), 200),
   )
   .openapi(
     createRoute({
@@ -36,11 +29,5 @@ export const usersRouter = createRouter()
       request: { params: UserIdParamSchema },
       responses: { 200: { description: "The account", content: jsonContent(UserSchema) }, ...authResponses, ...problemResponses },
     }),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      assertOwnerOrAdmin(c.get("principal"), id.toLowerCase(), "account");
-      const user = await findUserById(await c.get("dbFresh").orm(), id);
-      if (!user) throw new ApiError("not_found", "No account with that id.");
-      return c.json(toUserDto(user), 200);
-    },
+    async (c) => c.json(await readAccount(await c.get("dbFresh").orm(), c.get("principal"), c.req.valid("param").id), 200),
   );

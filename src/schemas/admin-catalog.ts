@@ -1,5 +1,6 @@
 /** Admin write shapes. Strict: unknown fields (ids, timestamps, stock on update) are rejected. */
 import { z } from "@hono/zod-openapi";
+import { productStatus } from "../db/schema.ts";
 import { CurrencySchema } from "./common.ts";
 
 const slug = z
@@ -24,7 +25,7 @@ export const ProductCreateSchema = z
     currency: CurrencySchema,
     category_id: z.string().uuid().nullable().default(null),
     stock: z.number().int().min(0).max(1_000_000_000).default(0),
-    status: z.enum(["active", "archived"]).default("active"),
+    status: z.enum(productStatus.enumValues).default("active"),
   })
   .strict()
   .openapi("ProductCreate");
@@ -38,7 +39,7 @@ export const ProductUpdateSchema = z
     price_cents: money.optional(),
     currency: CurrencySchema.optional(),
     category_id: z.string().uuid().nullable().optional(),
-    status: z.enum(["active", "archived"]).optional(),
+    status: z.enum(productStatus.enumValues).optional(),
   })
   .strict()
   .refine((v) => Object.keys(v).length > 0, { message: "send at least one field to change" })

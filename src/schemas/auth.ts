@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { userRole } from "../db/schema.ts";
 import { normaliseEmail } from "../lib/password-policy.ts";
 
 export const CredentialsSchema = z
@@ -18,7 +19,7 @@ export const UserSchema = z
   .object({
     id: z.string().uuid(),
     email: z.string(),
-    role: z.enum(["ADMIN", "USER"]),
+    role: z.enum(userRole.enumValues),
     created_at: z.string().datetime({ offset: true }),
   })
   .openapi("User");
@@ -28,7 +29,7 @@ export const TokenSchema = z
     access_token: z.string(),
     token_type: z.literal("Bearer"),
     expires_in: z.number().int().openapi({ description: "Seconds until the token expires" }),
-    role: z.enum(["ADMIN", "USER"]),
+    role: z.enum(userRole.enumValues),
   })
   .openapi("AccessToken");
 

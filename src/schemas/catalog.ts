@@ -1,5 +1,6 @@
 /** Public catalogue shapes: the API contract (snake_case, money in minor units). */
 import { z } from "@hono/zod-openapi";
+import { productStatus } from "../db/schema.ts";
 import { CurrencySchema, CursorSchema, LimitSchema, queryBool, queryInt } from "./common.ts";
 
 export const CategoryRefSchema = z.object({ id: z.string().uuid(), slug: z.string(), name: z.string() }).openapi("CategoryRef");
@@ -29,7 +30,7 @@ export const ProductSchema = z
     category: CategoryRefSchema.nullable(),
     stock: z.number().int().min(0),
     in_stock: z.boolean(),
-    status: z.enum(["active", "archived"]),
+    status: z.enum(productStatus.enumValues),
     created_at: z.string().datetime({ offset: true }),
     updated_at: z.string().datetime({ offset: true }),
   })

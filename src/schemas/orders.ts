@@ -1,8 +1,10 @@
 /** Order shapes. Prices never come from the client: only SKUs and quantities. */
 import { z } from "@hono/zod-openapi";
+import { orderStatus } from "../db/schema.ts";
 import { CurrencySchema, CursorSchema, LimitSchema } from "./common.ts";
 
-export const ORDER_STATUSES = ["PENDING", "PAID", "FULFILLED", "SHIPPED", "DELIVERED", "CANCELLED", "REFUNDED"] as const;
+/** The Postgres enum (src/db/schema.ts) is the single source of the order statuses. */
+export const ORDER_STATUSES = orderStatus.enumValues;
 export const OrderStatusSchema = z.enum(ORDER_STATUSES).openapi("OrderStatus");
 
 export const OrderLineInputSchema = z

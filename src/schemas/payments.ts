@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { paymentStatus } from "../db/schema.ts";
 import { CursorSchema, LimitSchema } from "./common.ts";
 
 export const PaymentCreateSchema = z
@@ -17,7 +18,7 @@ export const PaymentSchema = z
     payment_id: z.string().uuid(),
     order_id: z.string().uuid(),
     provider: z.enum(["sandbox", "stripe"]),
-    status: z.enum(["INITIATED", "SUCCEEDED", "FAILED", "REFUNDED"]),
+    status: z.enum(paymentStatus.enumValues),
     amount_cents: z.number().int(),
     currency: z.string(),
     redirect_url: z.string().optional(),

@@ -12,10 +12,21 @@ import {
   updateCategory,
   updateProduct,
 } from "../db/admin-catalog.repo.ts";
+import { findProduct } from "../db/catalog.repo.ts";
 import type { Drizzle } from "../db/client.ts";
+import { writeTags } from "../lib/cache-tags.ts";
 import { FOREIGN_KEY_VIOLATION, pgError, UNIQUE_VIOLATION } from "../lib/pg-errors.ts";
 import { ApiError, type FieldError } from "../lib/problem.ts";
 import type { CategoryCreate, CategoryUpdate, ProductCreate, ProductUpdate } from "../schemas/admin-catalog.ts";
+import type { ProductDto } from "../schemas/catalog.ts";
+import { toProductDto } from "./catalog.service.ts";
+
+/** Any product by id, archived included (ADMIN reads). */
+export async function adminProduct(db: Drizzle, id: string): Promise<ProductDto> {
+  const p = await findProduct(db, id, { includeArchived: true });
+  if (!p) throw new ApiError("not_found", "No product with that id.");
+  return toProductDto(p);
+}
 
 export function slugify(s: string): string {
   return s
@@ -59,14 +70,10 @@ function rethrowConstraint(err: unknown, prefix = ""): never {
   throw err;
 }
 
-export function productCacheTags(id: string, ...categoryIds: (string | null | undefined)[]): string[] {
-  return [`product:${id}`, "products", "search", "categories", ...categoryIds.filter((c): c is string => !!c).map((c) => `category:${c}`)];
-}
-
 export async function createProduct(db: Drizzle, input: ProductCreate) {
   try {
     const row = await insertProduct(db, toNewProduct(input));
-    return { id: row.id, tags: productCacheTags(row.id, row.categoryId) };
+    return { id: row.id, tags: writeTags.product(row.id, row.categoryId) };
   } catch (err) {
     rethrowConstraint(err);
   }
@@ -89,12 +96,12 @@ export async function patchProduct(db: Drizzle, id: string, input: ProductUpdate
     rethrowConstraint(err);
   }
   if (!res) throw new ApiError("not_found", "No product with that id.");
-  return { id, tags: productCacheTags(id, res.before, res.after) };
+  return { id, tags: writeTags.product(id, res.before, res.after) };
 }
 
 export async function adjustProductStock(db: Drizzle, id: string, delta: number) {
   const res = await adjustStock(db, id, delta);
-  if (res) return { stock: res.stock, tags: productCacheTags(id) };
+  if (res) return { stock: res.stock, tags: writeTags.product(id) };
   const current = await productExists(db, id);
   if (!current) throw new ApiError("not_found", "No product with that id.");
   throw new ApiError("conflict", `Stock cannot go below zero (current stock ${current.stock}, delta ${delta}).`, {
@@ -146,7 +153,7 @@ export async function importProducts(db: Drizzle, list: ProductCreate[]) {
         });
         throw new ApiError("conflict", `${conflicts.length} product(s) already exist; nothing was imported.`, { errors: conflicts });
       }
-      return { ids: inserted.map((r) => r.id), tags: ["products", "search", "categories", ...wanted.map((c) => `category:${c}`)] };
+      return { ids: inserted.map((r) => r.id), tags: writeTags.productImport(wanted) };
     });
   } catch (err) {
     if (err instanceof ApiError) throw err;
@@ -157,7 +164,7 @@ export async function importProducts(db: Drizzle, list: ProductCreate[]) {
 export async function createCategory(db: Drizzle, input: CategoryCreate) {
   try {
     const row = await insertCategory(db, { slug: input.slug, name: input.name, description: input.description, parentId: input.parent_id });
-    return { row, tags: ["categories"] };
+    return { row, tags: writeTags.newCategory() };
   } catch (err) {
     rethrowConstraint(err);
   }
@@ -182,5 +189,5 @@ export async function patchCategory(db: Drizzle, id: string, input: CategoryUpda
   }
   if (!row) throw new ApiError("not_found", "No category with that id.");
   // Products embed the category's name and slug, so product pages change too.
-  return { row, tags: ["categories", `category:${id}`, "products", "search"] };
+  return { row, tags: writeTags.category(id) };
 }

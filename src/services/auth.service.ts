@@ -5,6 +5,7 @@ import type { User } from "../db/schema.ts";
 import {
   clearLoginFailures,
   findUserByEmail,
+  findUserById,
   insertUser,
   lockedForSeconds,
   recordLoginFailure,
@@ -14,10 +15,18 @@ import { dummyHash, hashPassword, verifyPassword } from "../lib/password.ts";
 import { normaliseEmail, passwordProblems } from "../lib/password-policy.ts";
 import { pgError, UNIQUE_VIOLATION } from "../lib/pg-errors.ts";
 import { ApiError } from "../lib/problem.ts";
-import { issueAccessToken } from "../lib/tokens.ts";
+import { issueAccessToken, type Principal } from "../lib/tokens.ts";
 
 export function toUserDto(u: User) {
   return { id: u.id, email: u.email, role: u.role, created_at: u.createdAt.toISOString() };
+}
+
+/** An account: the caller's own, or any for ADMIN; anyone else's is the same 404 as a missing one. */
+export async function readAccount(db: Drizzle, p: Principal, id: string) {
+  if (p.role !== "ADMIN" && id.toLowerCase() !== p.userId) throw new ApiError("not_found", "No account with that id.");
+  const user = await findUserById(db, id);
+  if (!user) throw new ApiError("not_found", id === p.userId ? "Your account no longer exists." : "No account with that id.");
+  return toUserDto(user);
 }
 
 export async function signup(db: Drizzle, email: string, password: string): Promise<User> {

@@ -6,6 +6,7 @@
  *    by Cache-Tag through the zone API, retried with jittered backoff; failures are logged.
  */
 import type { Config } from "../config.ts";
+import { backoffDelay } from "../lib/backoff.ts";
 import { bumpGeneration, currentGeneration } from "../lib/cache-generation.ts";
 import type { Logger } from "../lib/logger.ts";
 import { sleep } from "../lib/timeout.ts";
@@ -53,7 +54,7 @@ export async function purgeTags(
       } catch (err) {
         lastError = err instanceof Error ? err.name : "error";
       }
-      if (!ok && attempt < attempts) await sleep(base * 2 ** (attempt - 1) * (0.5 + Math.random()));
+      if (!ok && attempt < attempts) await sleep(backoffDelay(attempt, base));
     }
     if (!ok) {
       allOk = false;

@@ -2,6 +2,7 @@
 
 import { findProduct, listCategories, listProducts, type ProductRow, searchProducts } from "../db/catalog.repo.ts";
 import type { Drizzle } from "../db/client.ts";
+import type { Category } from "../db/schema.ts";
 import { keysetPage, PG_REAL, PG_TIMESTAMP, readKeyset } from "../lib/cursor.ts";
 import { ApiError } from "../lib/problem.ts";
 import type { CategoryDto, ProductDto, ProductListQuery } from "../schemas/catalog.ts";
@@ -24,11 +25,6 @@ export function toProductDto(p: ProductRow): ProductDto {
     created_at: p.createdAt.toISOString(),
     updated_at: p.updatedAt.toISOString(),
   };
-}
-
-/** Cache tags for a product: purge by product, by its category, or the whole catalogue. */
-export function productTags(p: ProductRow): string[] {
-  return [`product:${p.id}`, ...(p.category ? [`category:${p.category.id}`] : []), "catalog"];
 }
 
 /** Turns free text into a prefix tsquery: letters and digits only, so no tsquery syntax gets through. */
@@ -71,16 +67,22 @@ export async function productDetail(db: Drizzle, idOrSku: string): Promise<Produ
   return p;
 }
 
+/** The one category shape: the public list adds `product_count`; admin writes return it without. */
+export function toCategoryDto(
+  r: Pick<Category, "id" | "slug" | "name" | "description" | "parentId" | "createdAt" | "updatedAt"> & { productCount?: number },
+): Omit<CategoryDto, "product_count"> & { product_count?: number } {
+  return {
+    id: r.id,
+    slug: r.slug,
+    name: r.name,
+    description: r.description,
+    parent_id: r.parentId,
+    ...(r.productCount === undefined ? {} : { product_count: r.productCount }),
+    created_at: r.createdAt.toISOString(),
+    updated_at: r.updatedAt.toISOString(),
+  };
+}
+
 export async function categoryList(db: Drizzle): Promise<CategoryDto[]> {
-  const rows = await listCategories(db);
-  return rows.map((c) => ({
-    id: c.id,
-    slug: c.slug,
-    name: c.name,
-    description: c.description,
-    parent_id: c.parentId,
-    product_count: c.productCount,
-    created_at: c.createdAt.toISOString(),
-    updated_at: c.updatedAt.toISOString(),
-  }));
+  return (await listCategories(db)).map((c) => toCategoryDto(c) as CategoryDto);
 }

@@ -190,44 +190,63 @@ export async function orderPage(db: Drizzle, secret: string, q: OrderListQuery, 
 }
 
 /**
+ * The one way an order changes status, used by the API and by settlement. `order` must be
+ * locked (FOR UPDATE) in `tx`. Checks the state machine, bumps `version`, writes history and
+ * an `order.status_changed` outbox row, and restocks when the transition gives stock back.
+ */
+export async function transitionOrder(
+  tx: Drizzle,
+  order: OrderRecord,
+  to: OrderStatus,
+  opts: { actor: Principal | null; reason: string | null; payload?: Record<string, unknown> },
+): Promise<{ from: OrderStatus; version: number; restocked: string[] }> {
+  const from = order.status as OrderStatus;
+  if (!canTransition(from, to)) {
+    throw new ApiError("invalid_transition", `An order cannot go from ${from} to ${to}.`, {
+      extra: { current_status: from, allowed: TRANSITIONS[from] },
+    });
+  }
+  const { actor, reason } = opts;
+  const version = await updateOrderStatus(tx, order.id, to);
+  await insertHistory(tx, { orderId: order.id, from, to, actorId: actor?.userId ?? null, actorRole: actorRole(actor), reason });
+  await insertOutbox(tx, {
+    aggregateType: "order",
+    aggregateId: order.id,
+    eventType: "order.status_changed",
+    payload: { order_id: order.id, user_id: order.user_id, from, to, version, reason, ...opts.payload },
+  });
+  const restocked = restocks(to) ? await restockOrder(tx, order.id) : [];
+  return { from, version, restocked };
+}
+
+/** Locks an order row for a state change in `tx`; null when it does not exist. */
+export function lockOrder(tx: Drizzle, id: string): Promise<OrderRecord | null> {
+  return getOrder(tx, id, { forUpdate: true });
+}
+
+/**
  * Optimistic locking (`version`) plus the transition table. ADMIN may make any allowed
- * transition; the owner may only cancel their PENDING order; the payment flow acts as SYSTEM.
+ * transition; the owner may only cancel their PENDING order.
  */
 export async function changeStatus(
   db: Drizzle,
   id: string,
   to: OrderStatus,
   expectedVersion: number | null,
-  actor: Principal | null,
+  actor: Principal,
   reason: string | null,
 ) {
-  const result = await db.transaction(async (tx) => {
-    const order = await getOrder(tx, id, { forUpdate: true });
-    if (!order || (actor && actor.role !== "ADMIN" && order.user_id !== actor.userId))
-      throw new ApiError("not_found", "No order with that id.");
-    if (actor && actor.role !== "ADMIN" && to !== "CANCELLED")
+  const { restocked } = await db.transaction(async (tx) => {
+    const order = await lockOrder(tx, id);
+    if (!order || (actor.role !== "ADMIN" && order.user_id !== actor.userId)) throw new ApiError("not_found", "No order with that id.");
+    if (actor.role !== "ADMIN" && to !== "CANCELLED")
       throw new ApiError("forbidden", "Customers may only cancel their own pending orders.");
     if (expectedVersion !== null && order.version !== expectedVersion) {
       throw new ApiError("version_conflict", `The order changed since you read it (version ${expectedVersion}, now ${order.version}).`, {
         extra: { current_version: order.version, current_status: order.status },
       });
     }
-    const from = order.status as OrderStatus;
-    if (!canTransition(from, to)) {
-      throw new ApiError("invalid_transition", `An order cannot go from ${from} to ${to}.`, {
-        extra: { current_status: from, allowed: TRANSITIONS[from] },
-      });
-    }
-    const version = await updateOrderStatus(tx, id, to);
-    await insertHistory(tx, { orderId: id, from, to, actorId: actor?.userId ?? null, actorRole: actorRole(actor), reason });
-    await insertOutbox(tx, {
-      aggregateType: "order",
-      aggregateId: id,
-      eventType: "order.status_changed",
-      payload: { order_id: id, user_id: order.user_id, from, to, version, reason },
-    });
-    const restocked = restocks(to) ? await restockOrder(tx, id) : [];
-    return { restocked };
+    return transitionOrder(tx, order, to, { actor, reason });
   });
-  return { order: (await getOrder(db, id)) as OrderRecord, restocked: result.restocked };
+  return { order: (await getOrder(db, id)) as OrderRecord, restocked };
 }

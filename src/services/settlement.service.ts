@@ -1,39 +1,14 @@
 /**
  * Applies a stored payment webhook, exactly once, in one transaction: payment status,
- * order PENDING → PAID (with history and outbox), or refunds. Replays and out-of-order
- * events are no-ops (a FAILED after SUCCEEDED is ignored and logged).
+ * order PENDING → PAID (through the order state machine, with history and outbox), or refunds.
+ * Replays and out-of-order events are no-ops (a FAILED after SUCCEEDED is ignored and logged).
  */
-
-import { sql } from "drizzle-orm";
 import type { Drizzle } from "../db/client.ts";
-import { insertHistory, insertOutbox, updateOrderStatus } from "../db/orders.repo.ts";
-import { findPaymentForUpdate, finishWebhookEvent, lockWebhookEvent, setPaymentStatus } from "../db/payments.repo.ts";
+import { findPaymentForUpdate, finishWebhookEvent, lockWebhookEvent, recordWebhookFailure, setPaymentStatus } from "../db/payments.repo.ts";
 import type { Logger } from "../lib/logger.ts";
-
-export interface NormalisedEvent {
-  kind: "succeeded" | "failed" | "refunded" | "other";
-  providerRef?: string | undefined;
-  paymentId?: string | undefined;
-}
-
-export function normaliseEvent(provider: string, type: string, payload: Record<string, unknown>): NormalisedEvent {
-  const data = (payload.data ?? {}) as Record<string, unknown>;
-  if (provider === "stripe") {
-    const obj = (data.object ?? {}) as Record<string, unknown>;
-    const meta = (obj.metadata ?? {}) as Record<string, unknown>;
-    const paymentId = typeof meta.payment_id === "string" ? meta.payment_id : undefined;
-    if (type === "payment_intent.succeeded") return { kind: "succeeded", providerRef: obj.id as string, paymentId };
-    if (type === "payment_intent.payment_failed") return { kind: "failed", providerRef: obj.id as string, paymentId };
-    if (type === "charge.refunded") return { kind: "refunded", providerRef: obj.payment_intent as string, paymentId };
-    return { kind: "other" };
-  }
-  const ref = typeof data.provider_ref === "string" ? data.provider_ref : undefined;
-  const paymentId = typeof data.payment_id === "string" ? data.payment_id : undefined;
-  if (type === "payment.succeeded") return { kind: "succeeded", providerRef: ref, paymentId };
-  if (type === "payment.failed") return { kind: "failed", providerRef: ref, paymentId };
-  if (type === "payment.refunded") return { kind: "refunded", providerRef: ref, paymentId };
-  return { kind: "other" };
-}
+import { normaliseEvent } from "../payments/events.ts";
+import type { OrderStatus } from "../schemas/orders.ts";
+import { lockOrder, transitionOrder } from "./orders.service.ts";
 
 /** Thrown when the event cannot be applied yet (retry) or ever (it ends in the DLQ). */
 export class SettlementError extends Error {
@@ -43,20 +18,11 @@ export class SettlementError extends Error {
   }
 }
 
-async function moveOrder(tx: Drizzle, orderId: string, from: string, to: string, reason: string, paymentId: string): Promise<boolean> {
-  const res = await tx.execute<{ status: string; user_id: string }>(
-    sql`SELECT status::text AS status, user_id FROM orders WHERE id = ${orderId} FOR UPDATE`,
-  );
-  const order = res.rows[0];
-  if (!order || order.status !== from) return false;
-  const version = await updateOrderStatus(tx, orderId, to);
-  await insertHistory(tx, { orderId, from, to, actorId: null, actorRole: "SYSTEM", reason });
-  await insertOutbox(tx, {
-    aggregateType: "order",
-    aggregateId: orderId,
-    eventType: "order.status_changed",
-    payload: { order_id: orderId, user_id: order.user_id, from, to, version, reason, payment_id: paymentId },
-  });
+/** Moves the order `from` → `to` as SYSTEM; false (and no change) when the order is no longer in `from`. */
+async function moveOrder(tx: Drizzle, orderId: string, from: OrderStatus, to: OrderStatus, reason: string, paymentId: string) {
+  const order = await lockOrder(tx, orderId);
+  if (order?.status !== from) return false;
+  await transitionOrder(tx, order, to, { actor: null, reason, payload: { payment_id: paymentId } });
   return true;
 }
 
@@ -104,4 +70,9 @@ export async function settle(db: Drizzle, log: Logger, webhookEventId: string): 
     await finishWebhookEvent(tx, ev.id, "PROCESSED", null);
     return "processed";
   });
+}
+
+/** Remembers why an attempt failed (shown in the DLQ once retries run out). Best effort. */
+export async function recordSettlementFailure(db: Drizzle, webhookEventId: string, error: string): Promise<void> {
+  await recordWebhookFailure(db, webhookEventId, error).catch(() => {});
 }
