@@ -8,7 +8,7 @@ export default defineConfig({
       return {
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
-          hyperdrives: { HYPERDRIVE: pgUrl, HYPERDRIVE_FRESH: pgUrl },
+          hyperdrives: { HYPERDRIVE_FRESH: pgUrl },
           bindings: {
             ENVIRONMENT: "test",
             LOG_LEVEL: "error",

@@ -75,9 +75,4 @@ export class CircuitBreaker extends DurableObject<Env> {
     this.write({ ...r, failures });
     return r.state as BreakerState;
   }
-
-  async status(): Promise<{ state: BreakerState; failures: number; openedAt: number }> {
-    const r = this.read();
-    return { state: r.state as BreakerState, failures: r.failures, openedAt: r.opened_at };
-  }
 }

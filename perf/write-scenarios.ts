@@ -3,10 +3,12 @@
  * (plus the queue consumer's drain rate). Rate-limit policies that would refuse a load
  * generator are switched off per scenario (vars); every other guard stays on.
  */
-import { createHmac, randomUUID } from "node:crypto";
-import { sign } from "hono/jwt";
+import { randomUUID } from "node:crypto";
 import { withClient } from "../scripts/lib/db.ts";
+import { configSchema } from "../src/config.ts";
 import { hashPassword } from "../src/lib/password.ts";
+import { issueAccessToken } from "../src/lib/tokens.ts";
+import { signStandardWebhook } from "../src/payments/signatures.ts";
 import type { RecordedQuery } from "./lib/sql.ts";
 import type { RequestSpec, Scenario, ScenarioContext } from "./scenarios.ts";
 
@@ -17,6 +19,8 @@ const json = (path: string, body: unknown, headers: Record<string, string> = {})
   headers: { "content-type": "application/json", ...headers },
 });
 const q = (text: string, values: unknown[] = []): RecordedQuery => ({ config: { text }, values });
+/** Webhook deliveries signed before the run: more than a smoke or full run sends (≈ 10k). */
+const WEBHOOK_POOL = 50_000;
 
 async function benchUser(ctx: ScenarioContext, role: "USER" | "ADMIN" = "USER"): Promise<{ id: string; token: string }> {
   const email = `bench-${randomUUID()}@example.com`;
@@ -26,12 +30,9 @@ async function benchUser(ctx: ScenarioContext, role: "USER" | "ADMIN" = "USER"):
       (await c.query("INSERT INTO users (email, password_hash, role) VALUES ($1, 'x', $2) RETURNING id", [email, role])).rows[0]
         .id as string,
   );
-  const now = Math.floor(Date.now() / 1000);
-  const token = await sign(
-    { sub: id, role, iss: "toko-edge", aud: "toko-edge-api", iat: now, nbf: now, exp: now + 3600 },
-    ctx.secrets.JWT_SECRET as string,
-    "HS256",
-  );
+  // The app's own config parsing and token issuing: the harness cannot drift from what the worker verifies.
+  const cfg = configSchema.parse({ ENVIRONMENT: "development", ...ctx.secrets });
+  const { token } = await issueAccessToken(cfg, { userId: id, role });
   return { id, token };
 }
 
@@ -144,16 +145,22 @@ export const WRITE_SCENARIOS: Scenario[] = [
     vars: { RATE_LIMIT_OVERRIDES: "webhook-intake=off" },
     async prepare(ctx) {
       const secret = (ctx.secrets.SANDBOX_WEBHOOK_SECRETS ?? "").split(",")[0] ?? "";
-      const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
       const run = randomUUID().slice(0, 8);
       const started = Date.now();
+      // Signed ahead with the app's own signer (request() is synchronous; WebCrypto is not).
+      // An event type the consumer acknowledges as IGNORED: measures intake and queue plumbing, not settlement.
+      const ts = Math.floor(Date.now() / 1000);
+      const deliveries = await Promise.all(
+        Array.from({ length: WEBHOOK_POOL }, async (_, i) => {
+          const id = `evt_bench_${run}_${i}`;
+          const body = JSON.stringify({ id, type: "payment.bench_noop", data: {} });
+          return { id, body, signature: await signStandardWebhook(secret, id, ts, body) };
+        }),
+      );
       return {
         request: (i) => {
-          const id = `evt_bench_${run}_${i}`;
-          const ts = Math.floor(Date.now() / 1000);
-          // An event type the consumer acknowledges as IGNORED: measures intake and queue plumbing, not settlement.
-          const body = JSON.stringify({ id, type: "payment.bench_noop", data: {} });
-          const sig = createHmac("sha256", key).update(`${id}.${ts}.${body}`).digest("base64");
+          // Past the pool the same events come back: duplicates (200, no-op), which the report would show.
+          const { id, body, signature } = deliveries[i % WEBHOOK_POOL] as (typeof deliveries)[number];
           return {
             method: "POST",
             path: "/api/v1/webhooks/payments/sandbox",
@@ -162,7 +169,7 @@ export const WRITE_SCENARIOS: Scenario[] = [
               "content-type": "application/json",
               "webhook-id": id,
               "webhook-timestamp": String(ts),
-              "webhook-signature": `v1,${sig}`,
+              "webhook-signature": signature,
             },
           };
         },

@@ -13,7 +13,6 @@ const env = {
   ENVIRONMENT: "development",
   CURSOR_SECRET: "openapi-export-only-0000000000000000",
   JWT_SECRET: "openapi-export-only-0000000000000000",
-  HYPERDRIVE: hyperdrive,
   HYPERDRIVE_FRESH: hyperdrive,
 } as unknown as Env;
 const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;

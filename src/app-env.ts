@@ -10,8 +10,6 @@ export interface AppEnv {
     requestId: string;
     config: Config;
     log: Logger;
-    /** Lazily connected; reads that may be served from Hyperdrive's cache. */
-    db: Database;
     /** Lazily connected; Hyperdrive caching disabled: writes and must-be-fresh reads. */
     dbFresh: Database;
     /** Cache-Tag values for the edge cache, set by cacheable handlers. */

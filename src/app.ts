@@ -1,7 +1,8 @@
 /**
  * createApp(): the one Hono application, used by the worker entry and the tests.
- * Middleware order matters: context (request id, config, db, access log) →
- * security headers → CORS → 405 → auth → JSON body guard → rate limits / idempotency → edge cache → routes.
+ * Middleware order matters: context (request id, config, db, access log) → security headers →
+ * CORS → 405 → edge cache (public reads: a HIT is answered here) → auth and roles → JSON body
+ * guard → rate limits / idempotency (src/guards) → routes.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
@@ -16,7 +17,7 @@ import { ApiError, type ProblemCode, problemResponse } from "./lib/problem.ts";
 import { validationHook } from "./lib/validation.ts";
 import { requireAuth, requireRole } from "./middleware/auth.ts";
 import { edgeCache } from "./middleware/edge-cache.ts";
-import { applyGuards } from "./middleware/guards.ts";
+import { applyGuards, documentGuards } from "./middleware/guards.ts";
 import { jsonBody } from "./middleware/json-body.ts";
 import { requestContext } from "./middleware/request-context.ts";
 import { adminCatalogRouter } from "./routes/admin-catalog.routes.ts";
@@ -116,6 +117,7 @@ export function createApp() {
   app.route("/api/v1/admin/queue", adminQueueRouter);
   app.route("/sandbox", sandboxRouter);
 
+  documentGuards(app);
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",
@@ -154,5 +156,3 @@ export function createApp() {
   app.onError(renderError);
   return app;
 }
-
-export type App = ReturnType<typeof createApp>;

@@ -196,8 +196,8 @@ export function loadConfig(env: Env): Config {
     if (!parsed.success) {
       // Names and reasons only: values (secrets) must never reach a log line or a response.
       res = new ConfigError(parsed.error.issues.map((i) => ({ setting: String(i.path[0] ?? "config"), message: i.message })));
-    } else if (!env.HYPERDRIVE?.connectionString || !env.HYPERDRIVE_FRESH?.connectionString) {
-      res = new ConfigError([{ setting: "HYPERDRIVE", message: "binding HYPERDRIVE / HYPERDRIVE_FRESH missing" }]);
+    } else if (!env.HYPERDRIVE_FRESH?.connectionString) {
+      res = new ConfigError([{ setting: "HYPERDRIVE_FRESH", message: "binding missing" }]);
     } else {
       res = parsed.data;
     }

@@ -310,6 +310,20 @@ describe("contract 4: a required Idempotency-Key is enforced and documented", ()
         expect(idempotencyParam(o)?.required, `${o.label} does not document a required idempotency-key header`).toBe(true);
     },
   );
+
+  const optionalGuards = GUARDS.filter((g) => g.idempotency === "optional");
+  it.each(optionalGuards.map((g) => ({ label: guardLabel(g), g })))(
+    "$label (GUARDS: optional) is documented as an optional header on every operation it covers",
+    ({ g }) => {
+      const matched = operationsFor(g);
+      expect(matched).not.toEqual([]);
+      for (const o of matched) {
+        const p = idempotencyParam(o);
+        expect(p, `${o.label} does not document its optional idempotency-key header`).toBeDefined();
+        expect(p?.required ?? false).toBe(false);
+      }
+    },
+  );
 });
 
 const products = (await (await api("/api/v1/products?limit=1")).json()) as { data: { id: string; sku: string }[] };

@@ -15,4 +15,3 @@ export function pgError(err: unknown): PgError | null {
 
 export const UNIQUE_VIOLATION = "23505";
 export const FOREIGN_KEY_VIOLATION = "23503";
-export const CHECK_VIOLATION = "23514";

@@ -3,6 +3,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env.ts";
 import { GUARDS, type GuardSpec } from "../guards/index.ts";
+import { OptionalIdempotencyKeyHeaders } from "../schemas/common.ts";
 import { idempotency } from "./idempotency.ts";
 import { rateLimit } from "./rate-limit.ts";
 
@@ -17,5 +18,36 @@ export function applyGuards(app: OpenAPIHono<AppEnv>, specs: GuardSpec[] = GUARD
   for (const spec of specs) {
     const [first, ...rest] = guardsFor(spec);
     if (first) app.on(spec.method, [spec.path], first, ...rest);
+  }
+}
+
+/** Whether a guard path (Hono: `:param`, trailing `*`) covers an OpenAPI path (`{param}`). */
+export function guardCovers(guardPath: string, openapiPath: string): boolean {
+  const g = guardPath.split("/");
+  const o = openapiPath.split("/");
+  for (let i = 0; i < g.length; i++) {
+    const seg = g[i] as string;
+    if (seg === "*") return o.length > i;
+    const other = o[i];
+    if (other === undefined) return false;
+    if (seg.startsWith(":") ? !/^\{[^/]+\}$/.test(other) : seg !== other) return false;
+  }
+  return g.length === o.length;
+}
+
+/**
+ * Documents the optional Idempotency-Key of every operation the guard table gives one, so
+ * /openapi.json cannot drift from the guards (required keys are declared, and validated, by the routes).
+ */
+export function documentGuards(app: OpenAPIHono<AppEnv>, specs: GuardSpec[] = GUARDS): void {
+  // `definitions` is a fresh array; its route objects are this app's own copies (made by app.route()).
+  for (const def of app.openAPIRegistry.definitions) {
+    if (def.type !== "route") continue;
+    const { route } = def;
+    const spec = specs.find(
+      (s) => s.idempotency === "optional" && s.method.toLowerCase() === route.method && guardCovers(s.path, route.path),
+    );
+    if (!spec || route.request?.headers) continue;
+    route.request = { ...route.request, headers: OptionalIdempotencyKeyHeaders };
   }
 }

@@ -1,6 +1,6 @@
 /**
  * First middleware of every request: request id, validated config, logger,
- * lazily connected databases, a handle to the app itself, and one JSON access-log line when it ends.
+ * a lazily connected database, a handle to the app itself, and one JSON access-log line when it ends.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
@@ -41,14 +41,12 @@ export function requestContext(opts: {
     c.set("cacheTags", []);
     c.set("selfFetch", async (req) => opts.fetch(req, c));
     const dbOpts = { queryTimeoutMs: config.DB_QUERY_TIMEOUT_MS };
-    const db = createDatabase(c.env.HYPERDRIVE, dbOpts);
     const dbFresh = createDatabase(c.env.HYPERDRIVE_FRESH, dbOpts);
-    c.set("db", db);
     c.set("dbFresh", dbFresh);
     try {
       await next();
     } finally {
-      const closing = Promise.all([db.close(), dbFresh.close()]);
+      const closing = dbFresh.close();
       try {
         c.executionCtx.waitUntil(closing);
       } catch {

@@ -5,7 +5,7 @@ import type { AppEnv } from "../app-env.ts";
 import { tag } from "../lib/cache-tags.ts";
 import { bumpResourceGeneration, getPrivate, privateKey, putPrivate, resourceGeneration } from "../lib/private-cache.ts";
 import { IdParamSchema } from "../schemas/admin-catalog.ts";
-import { authResponses, jsonContent, problem, problemResponses } from "../schemas/common.ts";
+import { authResponses, IdempotencyKeyHeaders, jsonContent, problem, problemResponses } from "../schemas/common.ts";
 import {
   BulkOrderCreateSchema,
   OrderCreateSchema,
@@ -26,13 +26,6 @@ const errors = {
   429: problem("Rate limited"),
   ...problemResponses,
 };
-const idempotencyHeader = z.object({
-  "idempotency-key": z
-    .string()
-    .min(1)
-    .max(255)
-    .openapi({ param: { in: "header" }, description: "Required: 1–255 printable ASCII characters" }),
-});
 
 const db = (c: Context<AppEnv>) => c.get("dbFresh").orm();
 
@@ -52,7 +45,7 @@ export const ordersRouter = createRouter()
       description:
         "Prices come from the catalogue, never from the client. Any short line → 409 naming the SKUs, nothing written. A repeated `client_token` returns the original order (200).",
       security,
-      request: { headers: idempotencyHeader, body: { required: true, content: jsonContent(OrderCreateSchema) } },
+      request: { headers: IdempotencyKeyHeaders, body: { required: true, content: jsonContent(OrderCreateSchema) } },
       responses: {
         201: { description: "Created", content: jsonContent(OrderSchema) },
         200: { description: "The order this client_token already created", content: jsonContent(OrderSchema) },

@@ -2,7 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env.ts";
-import { authResponses, jsonContent, problem, problemResponses } from "../schemas/common.ts";
+import { authResponses, IdempotencyKeyHeaders, jsonContent, problem, problemResponses } from "../schemas/common.ts";
 import { PaymentCreateSchema, PaymentSchema, ProviderParamSchema } from "../schemas/payments.ts";
 import { paymentProvider, startPayment } from "../services/payments.service.ts";
 import { receiveWebhook } from "../services/webhooks.service.ts";
@@ -27,13 +27,7 @@ export const paymentsRouter = createRouter().openapi(
     description: "Calls the configured provider with a timeout, jittered retries and a shared circuit breaker (open → 503 + Retry-After).",
     security: [{ bearerAuth: [] }],
     request: {
-      headers: z.object({
-        "idempotency-key": z
-          .string()
-          .min(1)
-          .max(255)
-          .openapi({ param: { in: "header" } }),
-      }),
+      headers: IdempotencyKeyHeaders,
       body: { required: true, content: jsonContent(PaymentCreateSchema) },
     },
     responses: {

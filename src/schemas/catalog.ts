@@ -92,6 +92,5 @@ export const ProductRefParamSchema = z.object({
 });
 
 export type ProductListQuery = z.infer<typeof ProductListQuerySchema>;
-export type SearchQuery = z.infer<typeof SearchQuerySchema>;
 export type ProductDto = z.infer<typeof ProductSchema>;
 export type CategoryDto = z.infer<typeof CategorySchema>;

@@ -73,3 +73,16 @@ export const CurrencySchema = z
   .string()
   .regex(/^[A-Z]{3}$/, "must be an ISO 4217 code in upper case")
   .openapi({ example: "USD" });
+
+const idempotencyKey = z
+  .string()
+  .min(1)
+  .max(255)
+  .openapi({
+    param: { in: "header" },
+    description: "1–255 printable ASCII characters, unique per operation; a retry with the same key and body replays the first response",
+  });
+
+/** Idempotency-Key as a required header (routes whose guard requires it). Optional ones are documented from the guard table. */
+export const IdempotencyKeyHeaders = z.object({ "idempotency-key": idempotencyKey });
+export const OptionalIdempotencyKeyHeaders = z.object({ "idempotency-key": idempotencyKey.optional() });
