@@ -63,6 +63,11 @@ export const products = pgTable(
     // Keyset pagination: newest first over (created_at, id), with and without category filter.
     index("products_created_id_idx").on(t.createdAt.desc(), t.id.desc()),
     index("products_category_created_id_idx").on(t.categoryId, t.createdAt.desc(), t.id.desc()),
+    // Keyset pagination per sort order (`sort=price_asc|price_desc|name`; desc walks the index backwards).
+    index("products_price_id_idx").on(t.priceCents, t.id),
+    index("products_category_price_id_idx").on(t.categoryId, t.priceCents, t.id),
+    index("products_name_id_idx").on(t.name, t.id),
+    index("products_category_name_id_idx").on(t.categoryId, t.name, t.id),
     index("products_search_idx").using("gin", t.searchVector),
   ],
 );
@@ -76,6 +81,8 @@ export const users = pgTable(
     /** `pbkdf2-sha256$<iterations>$<salt b64url>$<hash b64url>`: parameters travel with the hash. */
     passwordHash: text("password_hash").notNull(),
     role: userRole("role").notNull().default("USER"),
+    /** Access tokens carry it (`ver`); bumping it revokes every token issued before (role change, password change, revoke-sessions). */
+    tokenVersion: integer("token_version").notNull().default(0),
     createdAt: timestamp("created_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
   },
@@ -83,12 +90,16 @@ export const users = pgTable(
 );
 
 /** Failed-login counters shared by every isolate: one row per account (`acct:`) or client IP (`ip:`). */
-export const loginThrottle = pgTable("login_throttle", {
-  key: text("key").primaryKey(),
-  failures: integer("failures").notNull().default(0),
-  lastFailureAt: timestamp("last_failure_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
-  lockedUntil: timestamp("locked_until", { withTimezone: true, precision: 6 }),
-});
+export const loginThrottle = pgTable(
+  "login_throttle",
+  {
+    key: text("key").primaryKey(),
+    failures: integer("failures").notNull().default(0),
+    lastFailureAt: timestamp("last_failure_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
+    lockedUntil: timestamp("locked_until", { withTimezone: true, precision: 6 }),
+  },
+  (t) => [index("login_throttle_last_failure_idx").on(t.lastFailureAt)],
+);
 
 export const orderStatus = pgEnum("order_status", ["PENDING", "PAID", "FULFILLED", "SHIPPED", "DELIVERED", "CANCELLED", "REFUNDED"]);
 
@@ -107,11 +118,15 @@ export const orders = pgTable(
     version: integer("version").notNull().default(1),
     /** Client-supplied de-duplication token, unique per user (second line of defence after Idempotency-Key). */
     clientToken: text("client_token"),
+    /** Unpaid PENDING orders are cancelled (stock released) after this by the order-expiry job. */
+    expiresAt: timestamp("expires_at", { withTimezone: true, precision: 6 }),
     createdAt: timestamp("created_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
   },
   (t) => [
     uniqueIndex("orders_user_client_token_key").on(t.userId, t.clientToken),
+    index("orders_pending_expires_idx").on(t.expiresAt).where(sql`${t.status} = 'PENDING'`),
+    index("orders_user_pending_idx").on(t.userId).where(sql`${t.status} = 'PENDING'`),
     index("orders_user_created_idx").on(t.userId, t.createdAt.desc(), t.id.desc()),
     index("orders_created_idx").on(t.createdAt.desc(), t.id.desc()),
     index("orders_status_created_idx").on(t.status, t.createdAt.desc()),
@@ -174,7 +189,10 @@ export const outbox = pgTable(
     createdAt: timestamp("created_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
     publishedAt: timestamp("published_at", { withTimezone: true, precision: 6 }),
   },
-  (t) => [index("outbox_unpublished_idx").on(t.id).where(sql`${t.publishedAt} IS NULL`)],
+  (t) => [
+    index("outbox_unpublished_idx").on(t.id).where(sql`${t.publishedAt} IS NULL`),
+    index("outbox_published_at_idx").on(t.publishedAt).where(sql`${t.publishedAt} IS NOT NULL`),
+  ],
 );
 
 export const paymentStatus = pgEnum("payment_status", ["INITIATED", "SUCCEEDED", "FAILED", "REFUNDED"]);
@@ -224,6 +242,7 @@ export const webhookEvents = pgTable(
   (t) => [
     uniqueIndex("webhook_events_provider_event_key").on(t.provider, t.eventId),
     index("webhook_events_status_idx").on(t.status, t.receivedAt),
+    index("webhook_events_done_processed_idx").on(t.processedAt).where(sql`${t.status} IN ('PROCESSED', 'IGNORED')`),
   ],
 );
 
