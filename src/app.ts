@@ -21,6 +21,7 @@ import { applyGuards, documentGuards } from "./middleware/guards.ts";
 import { jsonBody } from "./middleware/json-body.ts";
 import { requestContext } from "./middleware/request-context.ts";
 import { adminCatalogRouter } from "./routes/admin-catalog.routes.ts";
+import { adminJobsRouter } from "./routes/admin-jobs.routes.ts";
 import { adminQueueRouter } from "./routes/admin-queue.routes.ts";
 import { authRouter } from "./routes/auth.routes.ts";
 import { catalogRouter } from "./routes/catalog.routes.ts";
@@ -115,6 +116,7 @@ export function createApp() {
   app.route("/api/v1/payments", paymentsRouter);
   app.route("/api/v1/webhooks", webhooksRouter);
   app.route("/api/v1/admin/queue", adminQueueRouter);
+  app.route("/api/v1/admin", adminJobsRouter);
   app.route("/sandbox", sandboxRouter);
 
   documentGuards(app);

@@ -133,6 +133,31 @@ export const configSchema = z
     SANDBOX_WEBHOOK_SECRETS: secretList.describe(
       "Comma-separated Standard Webhooks secrets (`whsec_` + base64 of 24–64 key bytes) of the sandbox provider; the first signs.",
     ),
+    ORDER_PAYMENT_WINDOW_SEC: int(1, 604_800)
+      .default(1800)
+      .describe("How long an unpaid PENDING order holds its stock; then the order-expiry job cancels it and restocks (`expires_at`)."),
+    PAYMENT_IN_FLIGHT_MAX_SEC: int(60, 86_400)
+      .default(3600)
+      .describe(
+        "An expired order whose payment was started (INITIATED) less than this ago is left alone (3-D Secure, slow banks); after it, the order expires anyway.",
+      ),
+    MAX_OPEN_ORDERS_PER_USER: int(1, 1000)
+      .default(5)
+      .describe("Unpaid PENDING orders one customer may hold at once; one more is refused with 429 `open_orders_limit`."),
+    MAX_RESERVED_UNITS_PER_SKU: int(1, 1_000_000)
+      .default(20)
+      .describe("Units of one SKU one customer may hold across their PENDING orders; more is refused with 409 `reservation_limit`."),
+    JOB_BATCH_SIZE: int(1, 10_000).default(500).describe("Rows a scheduled job handles per batch (orders expired, rows deleted)."),
+    JOB_TIME_BUDGET_MS: int(100, 600_000).default(20_000).describe("A scheduled job stops starting new batches after this long; the next run continues."),
+    LOGIN_THROTTLE_RETENTION_SEC: int(3600, 31_536_000)
+      .default(86_400)
+      .describe("Retention job: failed-login counters idle this long (and not locked) are deleted."),
+    WEBHOOK_EVENT_RETENTION_SEC: int(259_200, 31_536_000)
+      .default(2_592_000)
+      .describe("Retention job: PROCESSED/IGNORED webhook events older than this are deleted (≥ 72 h: providers retry for 3 days)."),
+    OUTBOX_RETENTION_SEC: int(3600, 31_536_000)
+      .default(604_800)
+      .describe("Retention job: outbox rows published longer ago than this are deleted."),
     IDEMPOTENCY_LEASE_SEC: int(5, 3600)
       .default(60)
       .describe("How long a request holding an Idempotency-Key may run before another may take over."),

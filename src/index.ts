@@ -1,8 +1,9 @@
-/** Worker entry: HTTP (Hono app), queue consumers, and the Durable Object classes. */
+/** Worker entry: HTTP (Hono app), queue consumers, Cron Triggers (scheduled jobs), and the Durable Object classes. */
 import { consumeDeadLetters } from "../queues/dead-letter.consumer.ts";
 import { QUEUE_NAMES } from "../queues/messages.ts";
 import { consumePaymentEvents } from "../queues/payment-events.consumer.ts";
 import { createApp } from "./app.ts";
+import { handleScheduled } from "./scheduled.ts";
 
 const app = createApp();
 
@@ -14,6 +15,7 @@ export default {
     console.error(JSON.stringify({ level: "error", msg: "message from an unknown queue", queue: batch.queue }));
     batch.retryAll();
   },
+  scheduled: (controller, env) => handleScheduled(controller.cron, env),
 } satisfies ExportedHandler<Env, unknown>;
 
 export { CircuitBreaker } from "../durable-objects/circuit-breaker.ts";

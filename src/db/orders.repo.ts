@@ -22,6 +22,7 @@ export type OrderRecord = {
   total_cents: number;
   version: number;
   client_token: string | null;
+  expires_at: string | null;
   created_at: string;
   updated_at: string;
   created_at_key: string;
@@ -59,11 +60,11 @@ export async function findOrderIdByClientToken(db: Drizzle, userId: string, toke
 /** Null when another order already holds (user, client_token). */
 export async function insertOrder(
   tx: Drizzle,
-  o: { userId: string; currency: string; subtotal: number; clientToken: string | null },
+  o: { userId: string; currency: string; subtotal: number; clientToken: string | null; paymentWindowSec: number },
 ): Promise<string | null> {
   const res = await tx.execute<{ id: string }>(sql`
-    INSERT INTO orders (user_id, currency, subtotal_cents, total_cents, client_token)
-    VALUES (${o.userId}, ${o.currency}, ${o.subtotal}, ${o.subtotal}, ${o.clientToken})
+    INSERT INTO orders (user_id, currency, subtotal_cents, total_cents, client_token, expires_at)
+    VALUES (${o.userId}, ${o.currency}, ${o.subtotal}, ${o.subtotal}, ${o.clientToken}, now() + make_interval(secs => ${o.paymentWindowSec}))
     ON CONFLICT (user_id, client_token) DO NOTHING RETURNING id`);
   return res.rows[0]?.id ?? null;
 }
@@ -77,6 +78,59 @@ export async function insertOrderItems(
     INSERT INTO order_items (order_id, product_id, sku, name, unit_price_cents, qty, line_total_cents)
     SELECT ${orderId}, v.product_id, v.sku, v.name, v.unit_price_cents, v.qty, v.unit_price_cents::bigint * v.qty
     FROM jsonb_to_recordset(${JSON.stringify(items)}::jsonb) AS v(product_id uuid, sku text, name text, unit_price_cents int, qty int)`);
+}
+
+/**
+ * Locks the customer's row: a customer's checkouts run one at a time, so the caps below are
+ * checked and used atomically. False when the account no longer exists.
+ */
+export async function lockCustomer(tx: Drizzle, userId: string): Promise<boolean> {
+  const res = await tx.execute(sql`SELECT 1 FROM users WHERE id = ${userId} FOR UPDATE`);
+  return res.rows.length > 0;
+}
+
+/** What the customer's unpaid orders hold: how many, when the first frees up, and units per SKU (of `skus`). */
+export async function openReservations(
+  tx: Drizzle,
+  userId: string,
+  skus: string[],
+): Promise<{ openOrders: number; nextExpirySec: number | null; unitsBySku: Map<string, number> }> {
+  const [open, units] = await Promise.all([
+    tx.execute<{ n: number; next_sec: number | null }>(sql`
+      SELECT count(*)::int AS n, ceil(extract(epoch FROM min(expires_at) - now()))::int AS next_sec
+      FROM orders WHERE user_id = ${userId} AND status = 'PENDING'`),
+    tx.execute<{ sku: string; units: number }>(sql`
+      SELECT i.sku, sum(i.qty)::int AS units FROM order_items i JOIN orders o ON o.id = i.order_id
+      WHERE o.user_id = ${userId} AND o.status = 'PENDING' AND i.sku = ANY(${sql.param(skus)}::text[]) GROUP BY i.sku`),
+  ]);
+  return {
+    openOrders: open.rows[0]?.n ?? 0,
+    nextExpirySec: open.rows[0]?.next_sec ?? null,
+    unitsBySku: new Map(units.rows.map((r) => [r.sku, r.units])),
+  };
+}
+
+/**
+ * PENDING orders past their payment window, oldest first, except those with a payment started
+ * less than `inFlightSec` ago (the customer may be in a 3-D Secure challenge right now).
+ */
+export async function expiredOrderIds(db: Drizzle, inFlightSec: number, limit: number): Promise<string[]> {
+  const res = await db.execute<{ id: string }>(sql`
+    SELECT o.id FROM orders o
+    WHERE o.status = 'PENDING' AND o.expires_at <= now()
+      AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.status = 'INITIATED'
+                      AND p.created_at > now() - make_interval(secs => ${inFlightSec}))
+    ORDER BY o.expires_at LIMIT ${limit}`);
+  return res.rows.map((r) => r.id);
+}
+
+/** Re-checked under the order's row lock: still expired and no payment in flight? */
+export async function isExpirable(tx: Drizzle, orderId: string, inFlightSec: number): Promise<boolean> {
+  const res = await tx.execute(sql`
+    SELECT 1 FROM orders o WHERE o.id = ${orderId} AND o.status = 'PENDING' AND o.expires_at <= now()
+      AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.status = 'INITIATED'
+                      AND p.created_at > now() - make_interval(secs => ${inFlightSec}))`);
+  return res.rows.length > 0;
 }
 
 export async function insertHistory(
@@ -100,6 +154,7 @@ export async function insertOutbox(
 const ORDER_SELECT = sql`
   SELECT o.id, o.user_id, u.email AS customer_email, o.status::text AS status, o.currency, o.subtotal_cents::float8 AS subtotal_cents,
          o.total_cents::float8 AS total_cents, o.version, o.client_token,
+         to_char(o.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS expires_at,
          to_char(o.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
          to_char(o.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS updated_at,
          o.created_at::text AS created_at_key,

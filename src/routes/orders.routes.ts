@@ -15,7 +15,7 @@ import {
   StatusChangeSchema,
 } from "../schemas/orders.ts";
 import { purgeTags } from "../services/cache-invalidation.ts";
-import { changeStatus, orderPage, placeBulk, placeOrder, readOrder, toOrderDto } from "../services/orders.service.ts";
+import { changeStatus, checkoutPolicy, orderPage, placeBulk, placeOrder, readOrder, toOrderDto } from "../services/orders.service.ts";
 import { createRouter } from "./router.ts";
 
 const security = [{ bearerAuth: [] }];
@@ -54,7 +54,7 @@ export const ordersRouter = createRouter()
     }),
     async (c) => {
       const p = c.get("principal");
-      const { order, replayed } = await placeOrder(await db(c), p.userId, c.req.valid("json"), p);
+      const { order, replayed } = await placeOrder(await db(c), p.userId, c.req.valid("json"), p, checkoutPolicy(c.get("config")));
       return c.json(toOrderDto(order), replayed ? 200 : 201, { Location: `/api/v1/orders/${order.id}` });
     },
   )
@@ -70,7 +70,7 @@ export const ordersRouter = createRouter()
       responses: { 201: { description: "All created", content: jsonContent(z.object({ data: z.array(OrderSchema) })) }, ...errors },
     }),
     async (c) => {
-      const created = await placeBulk(await db(c), c.req.valid("json").orders, c.get("principal"));
+      const created = await placeBulk(await db(c), c.req.valid("json").orders, c.get("principal"), checkoutPolicy(c.get("config")));
       return c.json({ data: created.map(toOrderDto) }, 201);
     },
   )

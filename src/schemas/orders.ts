@@ -78,6 +78,9 @@ export const OrderSchema = z
     total_cents: z.number().int(),
     version: z.number().int(),
     client_token: z.string().nullable(),
+    expires_at: z.string().datetime({ offset: true }).nullable().openapi({
+      description: "While PENDING: when the order expires unpaid (cancelled, stock released). Kept afterwards as history.",
+    }),
     items: z.array(OrderItemSchema),
     created_at: z.string().datetime({ offset: true }),
     updated_at: z.string().datetime({ offset: true }),

@@ -1,8 +1,10 @@
 /** Checkout and order lifecycle. Every state change is one transaction with its history and outbox rows. */
+import type { Config } from "../config.ts";
 import type { Drizzle } from "../db/client.ts";
 import {
   decrementStock,
   existingUserIds,
+  expiredOrderIds,
   findOrderIdByClientToken,
   getOrder,
   getOrders,
@@ -10,9 +12,12 @@ import {
   insertOrder,
   insertOrderItems,
   insertOutbox,
+  isExpirable,
   listOrders,
+  lockCustomer,
   lockProductsBySku,
   type OrderRecord,
+  openReservations,
   restockOrder,
   updateOrderStatus,
 } from "../db/orders.repo.ts";
@@ -33,12 +38,72 @@ class ClientTokenTaken extends Error {}
 
 const actorRole = (p: Principal | null) => p?.role ?? "SYSTEM";
 
+/** The checkout rules that come from configuration. */
+export interface CheckoutPolicy {
+  paymentWindowSec: number;
+  /** Per-customer caps on what unpaid orders may hold; absent for ADMIN bulk orders placed for customers. */
+  caps?: { maxOpenOrders: number; maxUnitsPerSku: number };
+}
+
+export function checkoutPolicy(cfg: Config): Required<CheckoutPolicy> {
+  return {
+    paymentWindowSec: cfg.ORDER_PAYMENT_WINDOW_SEC,
+    caps: { maxOpenOrders: cfg.MAX_OPEN_ORDERS_PER_USER, maxUnitsPerSku: cfg.MAX_RESERVED_UNITS_PER_SKU },
+  };
+}
+
+/**
+ * The hoarding caps: unpaid orders hold stock until they expire, so one customer may hold only
+ * so many orders and so many units of one SKU. Called with the customer's row locked.
+ */
+async function enforceCaps(tx: Drizzle, userId: string, input: OrderCreate, caps: NonNullable<CheckoutPolicy["caps"]>, prefix: string) {
+  const held = await openReservations(
+    tx,
+    userId,
+    input.items.map((l) => l.sku),
+  );
+  if (held.openOrders >= caps.maxOpenOrders) {
+    const retryAfter = Math.max(1, held.nextExpirySec ?? 60);
+    throw new ApiError(
+      "open_orders_limit",
+      `You have ${held.openOrders} unpaid orders; pay or cancel one first (at most ${caps.maxOpenOrders}).`,
+      { headers: { "Retry-After": String(retryAfter) }, extra: { cap: "MAX_OPEN_ORDERS_PER_USER", limit: caps.maxOpenOrders } },
+    );
+  }
+  const over = input.items.flatMap((l, i) => {
+    const already = held.unitsBySku.get(l.sku) ?? 0;
+    return already + l.qty > caps.maxUnitsPerSku ? [{ i, sku: l.sku, already }] : [];
+  });
+  if (over.length) {
+    throw new ApiError(
+      "reservation_limit",
+      `At most ${caps.maxUnitsPerSku} units of one product may be held by your unpaid orders; nothing was ordered.`,
+      {
+        errors: over.map((o) => ({
+          field: `${prefix}items.${o.i}.qty`,
+          in: "body" as const,
+          code: "reservation_limit",
+          message: `your unpaid orders already hold ${o.already} of ${o.sku}`,
+        })),
+        extra: { cap: "MAX_RESERVED_UNITS_PER_SKU", limit: caps.maxUnitsPerSku, skus: over.map((o) => o.sku) },
+      },
+    );
+  }
+}
+
 /** Creates one order inside `tx`. Field paths are prefixed (bulk: `orders.3.`) so errors name the line. */
-async function createInTx(tx: Drizzle, userId: string, input: OrderCreate, actor: Principal | null, prefix = "") {
+async function createInTx(tx: Drizzle, userId: string, input: OrderCreate, actor: Principal | null, policy: CheckoutPolicy, prefix = "") {
+  // Serialises one customer's checkouts (caps are checked and used atomically); a deleted account cannot order.
+  if (!(await lockCustomer(tx, userId))) {
+    throw new ApiError("unauthorized", "This account no longer exists.", {
+      headers: { "WWW-Authenticate": 'Bearer realm="toko-edge", error="invalid_token"' },
+    });
+  }
   if (input.client_token) {
     const existing = await findOrderIdByClientToken(tx, userId, input.client_token);
     if (existing) return { orderId: existing, replayed: true };
   }
+  if (policy.caps) await enforceCaps(tx, userId, input, policy.caps, prefix);
   const locked = await lockProductsBySku(
     tx,
     input.items.map((l) => l.sku),
@@ -93,6 +158,7 @@ async function createInTx(tx: Drizzle, userId: string, input: OrderCreate, actor
     currency: locked[0]?.currency ?? "USD",
     subtotal,
     clientToken: input.client_token ?? null,
+    paymentWindowSec: policy.paymentWindowSec,
   });
   if (!orderId) throw new ClientTokenTaken();
   await insertOrderItems(tx, orderId, items);
@@ -114,9 +180,9 @@ async function createInTx(tx: Drizzle, userId: string, input: OrderCreate, actor
 }
 
 /** Stock is reserved in the same transaction as the order (rows locked, checked, decremented). */
-export async function placeOrder(db: Drizzle, userId: string, input: OrderCreate, actor: Principal) {
+export async function placeOrder(db: Drizzle, userId: string, input: OrderCreate, actor: Principal, policy: CheckoutPolicy) {
   try {
-    const res = await db.transaction((tx) => createInTx(tx, userId, input, actor));
+    const res = await db.transaction((tx) => createInTx(tx, userId, input, actor, policy));
     return { order: (await getOrder(db, res.orderId)) as OrderRecord, replayed: res.replayed };
   } catch (err) {
     if (!(err instanceof ClientTokenTaken) || !input.client_token) throw err;
@@ -127,8 +193,13 @@ export async function placeOrder(db: Drizzle, userId: string, input: OrderCreate
   }
 }
 
-/** Up to 100 orders, all or nothing. */
-export async function placeBulk(db: Drizzle, orders: (OrderCreate & { user_id: string })[], actor: Principal) {
+/** Up to 100 orders, all or nothing. ADMIN places them for customers: the per-customer caps do not apply. */
+export async function placeBulk(
+  db: Drizzle,
+  orders: (OrderCreate & { user_id: string })[],
+  actor: Principal,
+  policy: Pick<CheckoutPolicy, "paymentWindowSec">,
+) {
   const known = await existingUserIds(db, [...new Set(orders.map((o) => o.user_id))]);
   const missing = orders.flatMap((o, i) =>
     known.has(o.user_id) ? [] : [{ field: `orders.${i}.user_id`, in: "body" as const, code: "not_found", message: "no such user" }],
@@ -138,7 +209,7 @@ export async function placeBulk(db: Drizzle, orders: (OrderCreate & { user_id: s
     const out: { orderId: string; replayed: boolean }[] = [];
     for (const [i, o] of orders.entries()) {
       try {
-        out.push(await createInTx(tx, o.user_id, o, actor, `orders.${i}.`));
+        out.push(await createInTx(tx, o.user_id, o, actor, { paymentWindowSec: policy.paymentWindowSec }, `orders.${i}.`));
       } catch (err) {
         if (err instanceof ClientTokenTaken) {
           throw new ApiError("client_token_in_use", `orders.${i}: client_token is being used by a concurrent request.`, {
@@ -249,4 +320,35 @@ export async function changeStatus(
     return transitionOrder(tx, order, to, { actor, reason });
   });
   return { order: (await getOrder(db, id)) as OrderRecord, restocked };
+}
+
+/**
+ * Order expiry (a scheduled job): cancels unpaid PENDING orders past `expires_at`, restocking
+ * them, as SYSTEM, one transaction per order, re-checked under the order's lock. Idempotent and
+ * safe to run concurrently; bounded by `limit` and the deadline (the next run continues).
+ */
+export async function expireOrders(
+  db: Drizzle,
+  opts: { inFlightSec: number; batchSize: number; deadline: number },
+): Promise<{ expired: number; restocked_units: number; skipped: number }> {
+  const out = { expired: 0, restocked_units: 0, skipped: 0 };
+  while (Date.now() < opts.deadline) {
+    const ids = await expiredOrderIds(db, opts.inFlightSec, opts.batchSize);
+    for (const id of ids) {
+      if (Date.now() >= opts.deadline) break;
+      const done = await db.transaction(async (tx) => {
+        const order = await lockOrder(tx, id);
+        if (!order || !(await isExpirable(tx, id, opts.inFlightSec))) return null;
+        await transitionOrder(tx, order, "CANCELLED", { actor: null, reason: "payment window expired", payload: { expired: true } });
+        return order.items.reduce((n, it) => n + it.qty, 0);
+      });
+      if (done === null) out.skipped++;
+      else {
+        out.expired++;
+        out.restocked_units += done;
+      }
+    }
+    if (ids.length < opts.batchSize) break;
+  }
+  return out;
 }

@@ -1,0 +1,107 @@
+/**
+ * Scheduled work. One table of named jobs; Cron Triggers (`[triggers] crons` in wrangler.toml)
+ * map to job names in SCHEDULE; `scheduled()` in src/index.ts and
+ * `POST /api/v1/admin/jobs/{name}/run` both go through runJob(). Every job is idempotent (safe
+ * to run twice, or concurrently), bounded per run (JOB_BATCH_SIZE, JOB_TIME_BUDGET_MS: the next
+ * run continues) and logs one line with its counts.
+ */
+import type { Config } from "../config.ts";
+import type { Drizzle } from "../db/client.ts";
+import { deleteExpiredBatch, type RetainedTable } from "../db/retention.repo.ts";
+import { errorFields, type Logger } from "../lib/logger.ts";
+import { ApiError } from "../lib/problem.ts";
+import { expireOrders } from "./orders.service.ts";
+
+type Counts = Record<string, number>;
+
+interface JobContext {
+  db: Drizzle;
+  cfg: Config;
+  deadline: number;
+}
+
+interface Job {
+  description: string;
+  run(ctx: JobContext): Promise<Counts>;
+}
+
+/** Deletes in batches until nothing is left, the deadline passes, or a batch comes back short. */
+async function purge(ctx: JobContext, table: RetainedTable, retentionSec: number): Promise<number> {
+  let total = 0;
+  while (Date.now() < ctx.deadline) {
+    const n = await deleteExpiredBatch(ctx.db, table, retentionSec, ctx.cfg.JOB_BATCH_SIZE);
+    total += n;
+    if (n < ctx.cfg.JOB_BATCH_SIZE) break;
+  }
+  return total;
+}
+
+export const JOBS = {
+  "order-expiry": {
+    description: "Cancels unpaid PENDING orders past expires_at and restocks them (not while a payment is in flight).",
+    run: ({ db, cfg, deadline }) =>
+      expireOrders(db, { inFlightSec: cfg.PAYMENT_IN_FLIGHT_MAX_SEC, batchSize: cfg.JOB_BATCH_SIZE, deadline }),
+  },
+  retention: {
+    description: "Deletes idle login counters, finished webhook events and published outbox rows past their retention.",
+    run: async (ctx) => ({
+      login_throttle: await purge(ctx, "login_throttle", ctx.cfg.LOGIN_THROTTLE_RETENTION_SEC),
+      webhook_events: await purge(ctx, "webhook_events", ctx.cfg.WEBHOOK_EVENT_RETENTION_SEC),
+      outbox: await purge(ctx, "outbox", ctx.cfg.OUTBOX_RETENTION_SEC),
+    }),
+  },
+} satisfies Record<string, Job>;
+
+export type JobName = keyof typeof JOBS;
+export const JOB_NAMES = Object.keys(JOBS) as [JobName, ...JobName[]];
+
+/**
+ * Cron expression → jobs. Must list exactly the crons of every environment in wrangler.toml
+ * (checked by scripts/check-crons.ts in `npm run lint`).
+ */
+export const SCHEDULE: Record<string, JobName[]> = {
+  "* * * * *": ["order-expiry"],
+  "17 3 * * *": ["retention"],
+};
+
+export interface JobResult {
+  job: JobName;
+  counts: Counts;
+  duration_ms: number;
+}
+
+export async function runJob(name: string, deps: { db: () => Promise<Drizzle>; cfg: Config; log: Logger }, trigger: string) {
+  if (!Object.hasOwn(JOBS, name)) throw new ApiError("not_found", `No job is called '${name}' (known: ${JOB_NAMES.join(", ")}).`);
+  const job = name as JobName;
+  const started = Date.now();
+  try {
+    const counts = await JOBS[job].run({ db: await deps.db(), cfg: deps.cfg, deadline: started + deps.cfg.JOB_TIME_BUDGET_MS });
+    const result: JobResult = { job, counts, duration_ms: Date.now() - started };
+    deps.log.info("job finished", { component: "jobs", trigger, ...result });
+    return result;
+  } catch (err) {
+    deps.log.error("job failed", { component: "jobs", job, trigger, duration_ms: Date.now() - started, ...errorFields(err) });
+    throw err;
+  }
+}
+
+/**
+ * The jobs of one cron expression, one after another (each bounded by its own time budget). A
+ * failing job does not stop the others; the invocation still fails afterwards, so the Cron
+ * Trigger's history shows it.
+ */
+export async function runScheduled(cron: string, deps: Parameters<typeof runJob>[1]): Promise<JobResult[]> {
+  const names = SCHEDULE[cron];
+  if (!names) throw new Error(`no job is scheduled for cron "${cron}"`);
+  const results: JobResult[] = [];
+  const failures: unknown[] = [];
+  for (const name of names) {
+    try {
+      results.push(await runJob(name, deps, `cron ${cron}`));
+    } catch (err) {
+      failures.push(err);
+    }
+  }
+  if (failures.length) throw new AggregateError(failures, `${failures.length} scheduled job(s) failed`);
+  return results;
+}
