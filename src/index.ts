@@ -15,7 +15,7 @@ export default {
     console.error(JSON.stringify({ level: "error", msg: "message from an unknown queue", queue: batch.queue }));
     batch.retryAll();
   },
-  scheduled: (controller, env) => handleScheduled(controller.cron, env),
+  scheduled: (controller, env, _ctx) => handleScheduled(controller.cron, env),
 } satisfies ExportedHandler<Env, unknown>;
 
 export { CircuitBreaker } from "../durable-objects/circuit-breaker.ts";
