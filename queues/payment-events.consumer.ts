@@ -3,7 +3,7 @@
  * exponential backoff and jitter; after max_retries the queue moves the message to the DLQ.
  */
 import { loadConfig } from "../src/config.ts";
-import { createDatabase } from "../src/db/client.ts";
+import { createDatabase, databaseOptions } from "../src/db/client.ts";
 import { backoffDelay } from "../src/lib/backoff.ts";
 import { createLogger, errorFields } from "../src/lib/logger.ts";
 import { recordSettlementFailure, settle } from "../src/services/settlement.service.ts";
@@ -15,7 +15,7 @@ const retryDelay = (attempts: number, baseSec: number) => Math.round(backoffDela
 export async function consumePaymentEvents(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const cfg = loadConfig(env);
   const log = createLogger(cfg.LOG_LEVEL, { component: "queue", queue: batch.queue });
-  const db = createDatabase(env.HYPERDRIVE_FRESH, { queryTimeoutMs: cfg.DB_QUERY_TIMEOUT_MS });
+  const db = createDatabase(env.HYPERDRIVE_FRESH, databaseOptions(cfg));
   try {
     const orm = await db.orm();
     for (const msg of batch.messages) {

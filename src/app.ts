@@ -1,8 +1,8 @@
 /**
  * createApp(): the one Hono application, used by the worker entry and the tests.
  * Middleware order matters: context (request id, config, db, access log) → security headers →
- * CORS → 405 → edge cache (public reads: a HIT is answered here) → auth and roles → JSON body
- * guard → rate limits / idempotency (src/guards) → routes.
+ * CORS → 405 → query-string rule → edge cache (public reads: a HIT is answered here) → auth and
+ * roles → JSON body guard (and its input rules) → rate limits / idempotency (src/guards) → routes.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
@@ -13,16 +13,19 @@ import { methodNotAllowed } from "hono/method-not-allowed";
 import { secureHeaders } from "hono/secure-headers";
 import type { AppEnv } from "./app-env.ts";
 import { errorFields } from "./lib/logger.ts";
+import { DatabaseUnavailableError, dbFailure } from "./lib/pg-errors.ts";
 import { ApiError, type ProblemCode, problemResponse } from "./lib/problem.ts";
 import { validationHook } from "./lib/validation.ts";
 import { requireAuth, requireRole } from "./middleware/auth.ts";
 import { edgeCache } from "./middleware/edge-cache.ts";
 import { applyGuards, documentGuards } from "./middleware/guards.ts";
 import { jsonBody } from "./middleware/json-body.ts";
+import { queryRules } from "./middleware/query-rules.ts";
 import { requestContext } from "./middleware/request-context.ts";
 import { adminCatalogRouter } from "./routes/admin-catalog.routes.ts";
 import { adminJobsRouter } from "./routes/admin-jobs.routes.ts";
 import { adminQueueRouter } from "./routes/admin-queue.routes.ts";
+import { adminUsersRouter } from "./routes/admin-users.routes.ts";
 import { authRouter } from "./routes/auth.routes.ts";
 import { catalogRouter } from "./routes/catalog.routes.ts";
 import { healthRouter } from "./routes/health.routes.ts";
@@ -30,6 +33,7 @@ import { ordersRouter } from "./routes/orders.routes.ts";
 import { paymentsRouter, webhooksRouter } from "./routes/payments.routes.ts";
 import { sandboxRouter } from "./routes/sandbox.routes.ts";
 import { usersRouter } from "./routes/users.routes.ts";
+import { catalogReads, type ReadNormaliser } from "./schemas/catalog.ts";
 
 export const API_VERSION = "1.0.0";
 
@@ -51,11 +55,41 @@ function renderError(err: Error, c: Context<AppEnv>): Response {
     const code = /malformed json/i.test(err.message) ? "malformed_json" : (HTTP_CODES[err.status] ?? "bad_request");
     apiError = new ApiError(code);
   } else {
-    // Log the internals; the client only learns that it failed and under which request id.
-    c.get("log")?.error("unhandled error", { component: "http", ...errorFields(err, { stack: true }) });
-    apiError = new ApiError("internal_error", "Something went wrong on our side. Quote the request id if you contact support.");
+    apiError = databaseProblem(err, c) ?? unexpected(err, c);
   }
   return problemResponse(apiError, requestId, c.req.path);
+}
+
+/** Postgres down, busy or refusing a value: a retryable 503/409 or a 400, never a 500 (src/lib/pg-errors.ts). */
+function databaseProblem(err: Error, c: Context<AppEnv>): ApiError | null {
+  const failure = dbFailure(err);
+  if (!failure) return null;
+  const log = c.get("log");
+  const cause = err instanceof DatabaseUnavailableError && err.cause instanceof Error ? err.cause.message.slice(0, 300) : undefined;
+  const fields = { component: "db", ...errorFields(err), pg_code: failure.code, cause };
+  const retry = { headers: { "Retry-After": String(failure.retryAfterSec) } };
+  switch (failure.kind) {
+    case "unavailable":
+      log?.error("database unavailable", fields);
+      return new ApiError("database_unavailable", "The database cannot serve this request right now; retry shortly.", retry);
+    case "contention":
+      log?.warn("database contention", fields);
+      return new ApiError(
+        "concurrency_conflict",
+        "Another request was changing the same data and this one could not wait for it; it was not applied. Retry shortly.",
+        retry,
+      );
+    case "input":
+      // Validation should have refused the value before Postgres saw it: worth a look, not a 500.
+      log?.warn("database refused a value from the request", fields);
+      return new ApiError("bad_request", "A value in the request is out of range or cannot be stored.");
+  }
+}
+
+function unexpected(err: Error, c: Context<AppEnv>): ApiError {
+  // Log the internals; the client only learns that it failed and under which request id.
+  c.get("log")?.error("unhandled error", { component: "http", ...errorFields(err, { stack: true }) });
+  return new ApiError("internal_error", "Something went wrong on our side. Quote the request id if you contact support.");
 }
 
 export function createApp() {
@@ -87,14 +121,17 @@ export function createApp() {
         ),
     }),
   );
-  // Public reads cached at the edge; defaults folded into the key. A HIT is answered here,
+  // The text rule for every query string (no NUL, no lone surrogate), before the cache and the routes.
+  app.use(queryRules());
+  // Public reads cached at the edge, keyed by the route's normaliser: the validated, parsed query
+  // (src/schemas/catalog.ts), which the handler reads too; invalid input is never keyed. A HIT is answered here,
   // before the per-IP rate limiter: that limit protects the origin (misses reach Postgres);
   // volumetric per-IP limits on hits are the WAF's job at the zone (cheaper than a DO call).
-  const cached = (defaults?: Record<string, string>) => edgeCache(defaults ? { defaults } : {});
-  app.use("/api/v1/categories", cached());
-  app.use("/api/v1/products", cached({ limit: "20" }));
-  app.use("/api/v1/products/:idOrSku", cached());
-  app.use("/api/v1/search", cached({ limit: "20" }));
+  const cached = (path: string, normalise: ReadNormaliser) => app.use(path, edgeCache({ path, normalise }));
+  cached("/api/v1/categories", catalogReads.categories);
+  cached("/api/v1/products", catalogReads.products);
+  cached("/api/v1/products/:idOrSku", catalogReads.product);
+  cached("/api/v1/search", catalogReads.search);
   // Who may call what: one place. Authentication runs before any body is read.
   app.use("/api/v1/users/*", requireAuth());
   app.use("/api/v1/orders", requireAuth());
@@ -117,6 +154,7 @@ export function createApp() {
   app.route("/api/v1/webhooks", webhooksRouter);
   app.route("/api/v1/admin/queue", adminQueueRouter);
   app.route("/api/v1/admin", adminJobsRouter);
+  app.route("/api/v1/admin/users", adminUsersRouter);
   app.route("/sandbox", sandboxRouter);
 
   documentGuards(app);
@@ -141,7 +179,7 @@ export function createApp() {
       { name: "Accounts", description: "Signup, login, your account" },
       { name: "Orders", description: "Checkout and order lifecycle" },
       { name: "Payments", description: "Payments and provider webhooks" },
-      { name: "Admin", description: "Catalogue and queue management (role ADMIN)" },
+      { name: "Admin", description: "Catalogue, accounts, dead letters and jobs (role ADMIN)" },
       { name: "Health", description: "Probes" },
     ],
   }));

@@ -62,6 +62,11 @@ export const configSchema = z
       .describe("Stale-while-revalidate window after the TTL: served stale, refreshed in the background."),
     CATALOG_BROWSER_TTL_SEC: seconds.default(30).describe("Browser cache lifetime of public catalogue reads (`max-age`)."),
     DB_QUERY_TIMEOUT_MS: millis.default(5000).describe("Statement timeout of every Postgres query."),
+    DB_LOCK_TIMEOUT_MS: millis
+      .default(2000)
+      .describe(
+        "Longest wait for a row lock (Postgres `lock_timeout`), below DB_QUERY_TIMEOUT_MS. A contended write that waits longer answers `409 concurrency_conflict` with Retry-After.",
+      ),
     HEALTH_DB_TIMEOUT_MS: millis.default(1500).describe("How long `/health/ready` waits for Postgres."),
     MAX_BODY_BYTES: int(1024, 10_485_760).default(65_536).describe("Largest accepted JSON request body (413 above)."),
     MAX_IMPORT_BODY_BYTES: int(1024, 10_485_760).default(1_048_576).describe("Largest body of `POST /api/v1/admin/products/import`."),
@@ -76,11 +81,18 @@ export const configSchema = z
     JWT_ISSUER: z.string().min(1).default("toko-edge").describe("`iss` claim issued and required."),
     JWT_AUDIENCE: z.string().min(1).default("toko-edge-api").describe("`aud` claim issued and required."),
     JWT_TTL_SEC: int(60, 86_400).default(3600).describe("Access token lifetime."),
+    AUTH_CACHE_SEC: int(0, 60)
+      .default(5)
+      .describe(
+        "How long an isolate caches an account's role and token version for authenticated reads (0 = read the users row on every request). A demotion, revocation or deletion made through another isolate reaches reads within this window; writes (POST, PATCH, PUT, DELETE) always read the row.",
+      ),
     LOGIN_MAX_FAILURES: int(2, 100).default(5).describe("Failed logins per account before it is locked for LOGIN_LOCKOUT_SEC."),
     LOGIN_DELAY_AFTER: int(1, 100)
       .default(3)
       .describe("Failed logins per account after which each attempt is slowed down (below LOGIN_MAX_FAILURES)."),
-    LOGIN_IP_MAX_FAILURES: int(2, 10_000).default(20).describe("Failed logins per client IP before that IP is locked."),
+    LOGIN_IP_MAX_FAILURES: int(2, 10_000)
+      .default(20)
+      .describe("Failed logins per client (IPv4 address, IPv6 /64) before that client is locked."),
     LOGIN_LOCKOUT_SEC: int(1, 86_400).default(900).describe("How long a login lockout lasts."),
     CLOUDFLARE_ZONE_ID: optional(z.string().regex(/^[0-9a-f]{32}$/, "must be a 32-hex-digit zone id")).describe(
       "Zone whose cache is purged by Cache-Tag after catalogue writes. Needs CLOUDFLARE_API_TOKEN.",
@@ -148,7 +160,9 @@ export const configSchema = z
       .default(20)
       .describe("Units of one SKU one customer may hold across their PENDING orders; more is refused with 409 `reservation_limit`."),
     JOB_BATCH_SIZE: int(1, 10_000).default(500).describe("Rows a scheduled job handles per batch (orders expired, rows deleted)."),
-    JOB_TIME_BUDGET_MS: int(100, 600_000).default(20_000).describe("A scheduled job stops starting new batches after this long; the next run continues."),
+    JOB_TIME_BUDGET_MS: int(100, 600_000)
+      .default(20_000)
+      .describe("A scheduled job stops starting new batches after this long; the next run continues."),
     LOGIN_THROTTLE_RETENTION_SEC: int(3600, 31_536_000)
       .default(86_400)
       .describe("Retention job: failed-login counters idle this long (and not locked) are deleted."),
@@ -173,6 +187,7 @@ export const configSchema = z
     const refuse = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
     if (c.CLOUDFLARE_ZONE_ID && !c.CLOUDFLARE_API_TOKEN) refuse("CLOUDFLARE_API_TOKEN", "is required when CLOUDFLARE_ZONE_ID is set");
     if (c.LOGIN_DELAY_AFTER >= c.LOGIN_MAX_FAILURES) refuse("LOGIN_DELAY_AFTER", "must be below LOGIN_MAX_FAILURES");
+    if (c.DB_LOCK_TIMEOUT_MS >= c.DB_QUERY_TIMEOUT_MS) refuse("DB_LOCK_TIMEOUT_MS", "must be below DB_QUERY_TIMEOUT_MS");
     if (c.PAYMENT_PROVIDER === "stripe") {
       if (!c.STRIPE_SECRET_KEY) refuse("STRIPE_SECRET_KEY", "is required when PAYMENT_PROVIDER is stripe");
       if (!c.STRIPE_WEBHOOK_SECRETS?.length) refuse("STRIPE_WEBHOOK_SECRETS", "is required when PAYMENT_PROVIDER is stripe");

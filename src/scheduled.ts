@@ -1,13 +1,13 @@
 /** Cron Triggers: the cron expression picks the jobs (src/services/jobs.service.ts SCHEDULE). */
 import { loadConfig } from "./config.ts";
-import { createDatabase } from "./db/client.ts";
+import { createDatabase, databaseOptions } from "./db/client.ts";
 import { createLogger, errorFields } from "./lib/logger.ts";
 import { runScheduled } from "./services/jobs.service.ts";
 
 export async function handleScheduled(cron: string, env: Env): Promise<void> {
   const cfg = loadConfig(env);
   const log = createLogger(cfg.LOG_LEVEL, { component: "jobs", cron });
-  const db = createDatabase(env.HYPERDRIVE_FRESH, { queryTimeoutMs: cfg.DB_QUERY_TIMEOUT_MS });
+  const db = createDatabase(env.HYPERDRIVE_FRESH, databaseOptions(cfg));
   try {
     await runScheduled(cron, { db: () => db.orm(), cfg, log });
   } catch (err) {

@@ -1,6 +1,6 @@
 import { reset } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import { cacheKey, etagMatches } from "../src/middleware/edge-cache.ts";
+import { cacheKey, canonicalRequest, etagMatches } from "../src/middleware/edge-cache.ts";
 import { apiSettled, expectProblem, sql } from "./helpers.ts";
 
 afterEach(() => reset());
@@ -23,7 +23,8 @@ describe("edge cache", () => {
   it("normalises the key: parameter order and defaults share one entry", async () => {
     expect((await apiSettled("/api/v1/products?in_stock=true&currency=USD")).headers.get("x-cache")).toBe("MISS");
     expect((await apiSettled("/api/v1/products?currency=USD&in_stock=true&limit=20")).headers.get("x-cache")).toBe("HIT");
-    expect(cacheKey(new URL("https://x.test/p?b=2&a=1&c="), { limit: "20" })).toBe("https://x.test/__edge-cache/v1/0/p?a=1&b=2&limit=20");
+    const canonical = canonicalRequest("/p/:id", { param: { id: "a b" }, query: { b: "2", a: "1 +", limit: "20" } });
+    expect(cacheKey("https://x.test", canonical)).toBe("https://x.test/__edge-cache/v2/0/p/a%20b?a=1+%2B&b=2&limit=20");
   });
 
   it("answers 304 to If-None-Match with the ETag, on HIT and on MISS", async () => {

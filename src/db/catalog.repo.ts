@@ -1,5 +1,5 @@
 /** SQL of the public catalogue. Takes a drizzle instance; knows nothing of HTTP. */
-import { and, asc, desc, eq, gte, lte, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, gte, lte, type SQL, sql } from "drizzle-orm";
 import { UUID } from "../lib/ids.ts";
 import type { Drizzle } from "./client.ts";
 import { categories, products } from "./schema.ts";
@@ -57,29 +57,90 @@ export interface ProductFilter {
   inStock?: boolean | undefined;
 }
 
-/** Newest first, keyset over (created_at, id); fetches `limit + 1` to know whether more exist. */
-export async function listProducts(
-  db: Drizzle,
-  f: ProductFilter,
-  after: { createdAt: string; id: string } | null,
-  limit: number,
-): Promise<ProductRow[]> {
+/**
+ * Sort orders of the public product list. Each is a keyset over (sort column, id), ties broken by id
+ * in the same direction, served by a btree on (column, id) and (category_id, column, id):
+ * newest → products_created_id_idx / products_category_created_id_idx (created_at DESC, id DESC);
+ * price_asc, price_desc → products_price_id_idx / products_category_price_id_idx (the latter read backwards);
+ * name → products_name_id_idx / products_category_name_id_idx (the column's collation, as ORDER BY uses).
+ * `newest` orders DESC NULLS LAST to match its indexes (plain DESC means NULLS FIRST in Postgres, which
+ * the index cannot serve; the columns are NOT NULL, so the order is the same).
+ */
+export const PRODUCT_SORTS = ["newest", "price_asc", "price_desc", "name"] as const;
+export type ProductSort = (typeof PRODUCT_SORTS)[number];
+
+const SORTS = {
+  newest: {
+    column: products.createdAt,
+    key: sql<string>`${products.createdAt}::text`,
+    cast: sql`timestamptz`,
+    dir: "desc",
+    nulls: sql` nulls last`,
+  },
+  price_asc: { column: products.priceCents, key: sql<string>`${products.priceCents}::text`, cast: sql`integer`, dir: "asc", nulls: sql`` },
+  price_desc: {
+    column: products.priceCents,
+    key: sql<string>`${products.priceCents}::text`,
+    cast: sql`integer`,
+    dir: "desc",
+    nulls: sql``,
+  },
+  name: { column: products.name, key: sql<string>`${products.name}`, cast: sql`text`, dir: "asc", nulls: sql`` },
+} as const satisfies Record<ProductSort, { column: unknown; key: SQL<string>; cast: SQL; dir: "asc" | "desc"; nulls: SQL }>;
+
+/** A keyset position: the sort column as Postgres text (exact for timestamps, integers and text) and the row id. */
+export interface ListPosition {
+  key: string;
+  id: string;
+}
+
+/**
+ * One page of the product list as a query (not run): `listProducts` runs it, and the sorting test
+ * EXPLAINs this very statement. Fetches `limit + 1` rows to know whether more exist. A category slug
+ * is resolved in a scalar subquery, so the plan is an index scan on (category_id, sort column, id).
+ */
+export function productListQuery(db: Drizzle, f: ProductFilter, sort: ProductSort, after: ListPosition | null, limit: number) {
+  const s = SORTS[sort];
   const where: (SQL | undefined)[] = [eq(products.status, "active")];
-  if (f.category) where.push(UUID.test(f.category) ? eq(products.categoryId, f.category) : eq(categories.slug, f.category));
+  if (f.category) {
+    where.push(
+      UUID.test(f.category)
+        ? eq(products.categoryId, f.category)
+        : sql`${products.categoryId} = (SELECT ${categories.id} FROM ${categories} WHERE ${categories.slug} = ${f.category})`,
+    );
+  }
   if (f.minPrice !== undefined) where.push(gte(products.priceCents, f.minPrice));
   if (f.maxPrice !== undefined) where.push(lte(products.priceCents, f.maxPrice));
   if (f.currency) where.push(eq(products.currency, f.currency));
   if (f.inStock === true) where.push(sql`${products.stock} > 0`);
   if (f.inStock === false) where.push(eq(products.stock, 0));
-  if (after) where.push(sql`(${products.createdAt}, ${products.id}) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`);
-  const rows = await db
-    .select(productColumns)
+  if (after) {
+    const position = sql`(${after.key}::${s.cast}, ${after.id}::uuid)`;
+    where.push(s.dir === "desc" ? sql`(${s.column}, ${products.id}) < ${position}` : sql`(${s.column}, ${products.id}) > ${position}`);
+  }
+  const order =
+    s.dir === "desc"
+      ? [sql`${s.column} desc${s.nulls}`, sql`${products.id} desc${s.nulls}`]
+      : [sql`${s.column} asc${s.nulls}`, sql`${products.id} asc${s.nulls}`];
+  return db
+    .select({ ...productColumns, sortKey: s.key })
     .from(products)
     .leftJoin(categories, eq(categories.id, products.categoryId))
     .where(and(...where))
-    .orderBy(desc(products.createdAt), desc(products.id))
+    .orderBy(...order)
     .limit(limit + 1);
-  return rows.map(toRow);
+}
+
+/** A page of active products in `sort` order, after `after`; each row carries its sort key for the next cursor. */
+export async function listProducts(
+  db: Drizzle,
+  f: ProductFilter,
+  sort: ProductSort,
+  after: ListPosition | null,
+  limit: number,
+): Promise<(ProductRow & { sortKey: string })[]> {
+  const rows = await productListQuery(db, f, sort, after, limit);
+  return rows.map(({ sortKey, ...r }) => ({ ...toRow(r), sortKey }));
 }
 
 export async function findProduct(db: Drizzle, idOrSku: string, opts: { includeArchived?: boolean } = {}): Promise<ProductRow | null> {

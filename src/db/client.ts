@@ -5,6 +5,7 @@
  */
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import pg from "pg";
+import { DatabaseUnavailableError } from "../lib/pg-errors.ts";
 import * as schema from "./schema.ts";
 
 export type Drizzle = NodePgDatabase<typeof schema>;
@@ -18,7 +19,20 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export function createDatabase(hyperdrive: Hyperdrive, opts: { queryTimeoutMs: number; connectTimeoutMs?: number }): Database {
+export interface DatabaseOptions {
+  /** Statement timeout (server) and read timeout (client) of every query. */
+  queryTimeoutMs: number;
+  /** Longest wait for a lock (`lock_timeout`); below queryTimeoutMs so a lock wait fails as 55P03, not as a timeout. */
+  lockTimeoutMs?: number;
+  connectTimeoutMs?: number;
+}
+
+/** The connection settings from the app's config: one place for the API, the consumers and the jobs. */
+export function databaseOptions(cfg: { DB_QUERY_TIMEOUT_MS: number; DB_LOCK_TIMEOUT_MS: number }): DatabaseOptions {
+  return { queryTimeoutMs: cfg.DB_QUERY_TIMEOUT_MS, lockTimeoutMs: cfg.DB_LOCK_TIMEOUT_MS };
+}
+
+export function createDatabase(hyperdrive: Hyperdrive, opts: DatabaseOptions): Database {
   let connecting: Promise<pg.Client> | undefined;
   let orm: Drizzle | undefined;
   const client = () => {
@@ -28,6 +42,7 @@ export function createDatabase(hyperdrive: Hyperdrive, opts: { queryTimeoutMs: n
         connectionTimeoutMillis: opts.connectTimeoutMs ?? opts.queryTimeoutMs,
         query_timeout: opts.queryTimeoutMs,
         statement_timeout: opts.queryTimeoutMs,
+        ...(opts.lockTimeoutMs ? { lock_timeout: opts.lockTimeoutMs } : {}),
       });
       // A dropped connection after the response is not the request's failure.
       c.on("error", () => {});
@@ -35,7 +50,8 @@ export function createDatabase(hyperdrive: Hyperdrive, opts: { queryTimeoutMs: n
         await c.connect();
       } catch (err) {
         connecting = undefined;
-        throw err;
+        // Whatever the cause (refused, timed out, shut down, too many clients): the request cannot be served now.
+        throw new DatabaseUnavailableError(err);
       }
       return c;
     })();

@@ -21,7 +21,10 @@ export const POLICIES = {
   "login-account": { name: "login-account", limit: 10, windowSec: 60, subject: "account", failClosed: true },
   "order-create": { name: "order-create", limit: 10, windowSec: 60, subject: "user", failClosed: false },
   "payment-create": { name: "payment-create", limit: 10, windowSec: 60, subject: "user", failClosed: false },
+  /** Signature verified: per provider (only the provider can sign). */
   "webhook-intake": { name: "webhook-intake", limit: 3000, windowSec: 60, subject: "provider", failClosed: false },
+  /** Signature missing or wrong: per client IP, its own bucket, so junk never uses up the provider's. */
+  "webhook-unverified": { name: "webhook-unverified", limit: 60, windowSec: 60, subject: "ip", failClosed: false },
   "admin-write": { name: "admin-write", limit: 300, windowSec: 60, subject: "user", failClosed: false },
 } as const satisfies Record<string, RateLimitPolicy>;
 

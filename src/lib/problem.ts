@@ -22,6 +22,8 @@ const PROBLEMS = {
   idempotency_in_flight: [409, "A request with this Idempotency-Key is still being processed"],
   order_not_payable: [409, "The order cannot be paid in its current status"],
   payment_exists: [409, "The order already has a payment"],
+  last_admin: [409, "The last ADMIN account cannot be demoted"],
+  concurrency_conflict: [409, "A concurrent request holds the same data; retry"],
   reservation_limit: [409, "Too many units of one product are reserved by your unpaid orders"],
   payload_too_large: [413, "Request body too large"],
   unsupported_media_type: [415, "Unsupported media type"],
@@ -31,6 +33,7 @@ const PROBLEMS = {
   open_orders_limit: [429, "Too many unpaid orders"],
   internal_error: [500, "Internal server error"],
   service_unavailable: [503, "Service unavailable"],
+  database_unavailable: [503, "The database is unavailable"],
   provider_unavailable: [503, "The payment provider is unavailable"],
   provider_failed: [503, "The payment provider call failed"],
 } as const satisfies Record<string, readonly [number, string]>;

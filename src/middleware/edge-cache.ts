@@ -1,13 +1,18 @@
 /**
  * Cache-aside for public GET reads in the Cache API (per data centre).
- * Key: the catalogue generation + the normalised URL (sorted params, defaults applied). A fresh entry is
- * a HIT; within the stale-while-revalidate window it is served as STALE while
- * one background request refreshes it; errors are never stored.
+ * Key: the catalogue generation + the canonical request. The route's one normaliser (src/schemas/catalog.ts)
+ * parses the request with the route's own schemas; the canonical request is built from the parsed values
+ * (defaults applied, parameters sorted, one encoding), and the handler reads the same parsed values. So a
+ * key can only ever hold the answer to the request it names. A request the schemas refuse has no key: it
+ * is never looked up nor stored, and the route answers 400. A fresh entry is a HIT; within the
+ * stale-while-revalidate window it is served as STALE while one background request for the canonical
+ * request (never the client's URL) refreshes it; errors are never stored.
  * Clients get `Cache-Control` with s-maxage/SWR, a strong ETag and 304s.
  */
-import type { MiddlewareHandler } from "hono";
+import type { HonoRequest, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env.ts";
 import { b64url } from "../lib/encoding.ts";
+import type { CanonicalRead, ReadInput, ReadNormaliser } from "../schemas/catalog.ts";
 import { catalogGeneration } from "../services/cache-invalidation.ts";
 
 const STORED_AT = "x-toko-stored-at";
@@ -17,18 +22,31 @@ let revalidateToken: string | undefined;
 const refreshing = new Set<string>();
 
 export interface EdgeCacheOptions {
-  /** Query defaults folded into the key so `?limit=20` and no limit share one entry. */
-  defaults?: Record<string, string>;
+  /** The route's path as registered (`/api/v1/products/:idOrSku`): the canonical request fills in its params. */
+  path: string;
+  /** The route's one normaliser (`catalogReads` in src/schemas/catalog.ts). */
+  normalise: ReadNormaliser;
 }
 
-export function cacheKey(url: URL, defaults: Record<string, string> = {}, generation = "0"): string {
-  const params = new Map<string, string[]>();
-  for (const [k, v] of url.searchParams) if (v.trim() !== "") params.set(k, [...(params.get(k) ?? []), v.trim()]);
-  for (const [k, v] of Object.entries(defaults)) if (!params.has(k)) params.set(k, [v]);
-  const pairs = [...params].flatMap(([k, vs]) => vs.map((v) => [k, v] as const));
-  pairs.sort(([a, av], [b, bv]) => (a === b ? (av < bv ? -1 : av > bv ? 1 : 0) : a < b ? -1 : 1));
-  const qs = new URLSearchParams(pairs as [string, string][]).toString();
-  return `${url.origin}/__edge-cache/v1/${generation}${url.pathname}${qs ? `?${qs}` : ""}`;
+/**
+ * The request exactly as the route's validators see it: Hono's shaping (hono/validator), one value → a
+ * string, a repeated parameter → an array, built with Object.fromEntries (so `__proto__` is a key, not a prototype).
+ */
+export function readInput(req: HonoRequest): ReadInput {
+  const query = Object.fromEntries(Object.entries(req.queries()).map(([k, vs]) => [k, vs.length === 1 ? (vs[0] as string) : vs]));
+  return { param: req.param() as Record<string, string>, query };
+}
+
+/** Path and query of a canonical read: params filled in, parameters sorted by name, one encoding. */
+export function canonicalRequest(path: string, read: CanonicalRead): string {
+  const filled = path.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(read.param[name] ?? ""));
+  const pairs = Object.entries(read.query).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const qs = new URLSearchParams(pairs).toString();
+  return qs ? `${filled}?${qs}` : filled;
+}
+
+export function cacheKey(origin: string, canonical: string, generation = "0"): string {
+  return `${origin}/__edge-cache/v2/${generation}${canonical}`;
 }
 
 /** RFC 9110 If-None-Match: weak comparison, list or `*`. */
@@ -44,17 +62,21 @@ async function strongEtag(body: ArrayBuffer): Promise<string> {
   return `"${b64url(digest.slice(0, 18))}"`;
 }
 
-export function edgeCache(opts: EdgeCacheOptions = {}): MiddlewareHandler<AppEnv> {
+export function edgeCache(opts: EdgeCacheOptions): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (c.req.method !== "GET" && c.req.method !== "HEAD") return next();
     const cfg = c.get("config");
     const ttl = cfg.CATALOG_CACHE_TTL_SEC;
     const swr = cfg.CATALOG_CACHE_SWR_SEC;
     const publicCacheControl = `public, max-age=${Math.min(cfg.CATALOG_BROWSER_TTL_SEC, ttl)}, s-maxage=${ttl}, stale-while-revalidate=${swr}`;
+    // Invalid input has no key: never looked up, never stored; the route's validator answers 400.
+    const read = opts.normalise(readInput(c.req));
+    if (!read) return next();
+    const canonical = canonicalRequest(opts.path, read);
     const cache = caches.default;
     const url = new URL(c.req.url);
     // The catalogue generation is part of the key: a write bumps it, so the next read here misses.
-    const key = cacheKey(url, opts.defaults, ttl > 0 ? await catalogGeneration(url.origin) : "0");
+    const key = cacheKey(url.origin, canonical, ttl > 0 ? await catalogGeneration(url.origin) : "0");
     const isRevalidation = revalidateToken !== undefined && c.req.header("x-toko-revalidate") === revalidateToken;
 
     const serve = (stored: Response, status: "HIT" | "STALE" | "MISS", age: number) => {
@@ -82,7 +104,8 @@ export function edgeCache(opts: EdgeCacheOptions = {}): MiddlewareHandler<AppEnv
           if (!refreshing.has(key)) {
             refreshing.add(key);
             revalidateToken ??= crypto.randomUUID();
-            const req = new Request(c.req.url, { headers: { "x-toko-revalidate": revalidateToken } });
+            // The canonical request, never the client's URL: what it stores is the answer to this key.
+            const req = new Request(`${url.origin}${canonical}`, { headers: { "x-toko-revalidate": revalidateToken } });
             const done = c
               .get("selfFetch")(req)
               .then((r) => r.body?.cancel());

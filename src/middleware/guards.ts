@@ -1,17 +1,35 @@
-/** Applies the route → guard table (src/guards/index.ts): rate limits first, then Idempotency-Key. */
+/**
+ * Applies the route → guard table (src/guards/index.ts): rate limits first, then Idempotency-Key;
+ * signed routes (webhooks) charge their limits after the signature check instead.
+ */
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env.ts";
 import { GUARDS, type GuardSpec } from "../guards/index.ts";
 import { OptionalIdempotencyKeyHeaders } from "../schemas/common.ts";
 import { idempotency } from "./idempotency.ts";
-import { rateLimit } from "./rate-limit.ts";
+import { chargeRateLimits, rateLimit } from "./rate-limit.ts";
 
 export function guardsFor(spec: GuardSpec): MiddlewareHandler<AppEnv>[] {
-  return [
-    ...(spec.rateLimits ?? []).map((p) => rateLimit(p)),
-    ...(spec.idempotency ? [idempotency({ required: spec.idempotency === "required" })] : []),
-  ];
+  // Signed routes charge their limits themselves, after the signature check (signedRequestGuard).
+  const before = spec.unverifiedRateLimits ? [] : (spec.rateLimits ?? []);
+  return [...before.map((p) => rateLimit(p)), ...(spec.idempotency ? [idempotency({ required: spec.idempotency === "required" })] : [])];
+}
+
+/**
+ * The limits of a signed route (a GUARDS entry with `unverifiedRateLimits`), for its handler to
+ * charge once the signature has been checked: `rateLimits` when it verified, `unverifiedRateLimits`
+ * when not. Throws at startup when the table has no such entry.
+ */
+export function signedRequestGuard(
+  method: GuardSpec["method"],
+  path: string,
+  specs: GuardSpec[] = GUARDS,
+): (c: Context<AppEnv>, verified: boolean) => Promise<void> {
+  const spec = specs.find((s) => s.method === method && s.path === path && s.unverifiedRateLimits);
+  if (!spec?.unverifiedRateLimits) throw new Error(`no signed-route guard for ${method} ${path} in src/guards/index.ts`);
+  const { rateLimits = [], unverifiedRateLimits } = spec;
+  return (c, verified) => chargeRateLimits(c, verified ? rateLimits : unverifiedRateLimits);
 }
 
 export function applyGuards(app: OpenAPIHono<AppEnv>, specs: GuardSpec[] = GUARDS): void {

@@ -4,14 +4,16 @@
  * - First request takes a lease in the IdempotencyStore DO and runs; its response is stored.
  * - Same key + same fingerprint (method, path, SHA-256 of the body) → stored response, with
  *   `Idempotent-Replayed: true`; still running → 409 + Retry-After; other fingerprint → 422.
- * - Not stored: requests refused before execution (validation, auth, rate limit, 413/415)
- *   and 5xx (transactions roll back, so a retry is safe and should run again).
+ * - Not stored: requests refused before execution (validation, auth, rate limit, 413/415),
+ *   retryable 409 concurrency_conflict and 5xx (transactions roll back, so a retry is safe and should run again).
  */
 import type { MiddlewareHandler } from "hono";
 import type { BeginResult, StoredResponse } from "../../durable-objects/idempotency-store.ts";
 import type { AppEnv } from "../app-env.ts";
+import { clientIpKey } from "../lib/client-ip.ts";
 import { b64url } from "../lib/encoding.ts";
 import { errorFields } from "../lib/logger.ts";
+import { dbFailure } from "../lib/pg-errors.ts";
 import { ApiError, type ProblemCode } from "../lib/problem.ts";
 import { withTimeout } from "../lib/timeout.ts";
 
@@ -25,6 +27,8 @@ const NOT_STORED = new Set<ProblemCode>([
   "forbidden",
   "rate_limited",
   "invalid_cursor",
+  // Retryable or refused by Postgres: the transaction rolled back, so the same key must run again.
+  "concurrency_conflict",
 ]);
 const KEPT_HEADERS = ["content-type", "location", "cache-control"];
 
@@ -48,7 +52,7 @@ export function idempotency(opts: { required: boolean }): MiddlewareHandler<AppE
       });
     }
     const cfg = c.get("config");
-    const principal = c.get("principal")?.userId ?? `ip:${c.req.header("cf-connecting-ip") ?? "unknown"}`;
+    const principal = c.get("principal")?.userId ?? `ip:${clientIpKey(c.req.header("cf-connecting-ip"))}`;
     const stub = c.env.IDEMPOTENCY_STORE.get(c.env.IDEMPOTENCY_STORE.idFromName(`${principal}\n${key}`));
     const fp = await fingerprint(c.req.method, c.req.path, await c.req.text());
     let begun: BeginResult;
@@ -75,7 +79,8 @@ export function idempotency(opts: { required: boolean }): MiddlewareHandler<AppE
     }
     const { leaseId } = begun;
     await next();
-    const refused = c.error instanceof ApiError && NOT_STORED.has(c.error.code);
+    // Database failures reach renderError as driver errors (→ 409 concurrency_conflict, 400, 503): never stored either.
+    const refused = (c.error instanceof ApiError && NOT_STORED.has(c.error.code)) || dbFailure(c.error) !== null;
     try {
       if (refused || c.res.status >= 500) {
         await stub.release(leaseId);

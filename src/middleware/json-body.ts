@@ -1,12 +1,14 @@
 /**
  * For routes that take a body: 415 unless JSON, 413 past the byte cap (checked
  * on Content-Length and again while streaming, before any parsing), 400 on
- * malformed JSON. The body is read once; the validators read Hono's body cache.
+ * malformed JSON, and 400 when the JSON breaks the input rules (src/lib/input-rules.ts:
+ * NUL, lone surrogates, nesting depth). The body is read once; the validators read Hono's body cache.
  */
 import type { MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import type { AppEnv } from "../app-env.ts";
 import type { Config } from "../config.ts";
+import { parseJsonChecked } from "../lib/input-rules.ts";
 import { ApiError } from "../lib/problem.ts";
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
@@ -65,11 +67,8 @@ export function jsonBody(limits: BodyLimits = {}): MiddlewareHandler<AppEnv> {
         headers: { "Accept-Post": "application/json" },
       });
     }
-    try {
-      JSON.parse(text);
-    } catch {
-      throw new ApiError("malformed_json", "The request body could not be parsed as JSON.");
-    }
+    // Parsed once here and walked: no NUL, no lone surrogate, at most MAX_JSON_DEPTH levels (400 naming the field).
+    parseJsonChecked(text);
     return next();
   };
 }

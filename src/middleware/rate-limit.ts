@@ -8,6 +8,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { RateLimitDecision } from "../../durable-objects/rate-limiter.ts";
 import type { AppEnv } from "../app-env.ts";
 import type { PolicyName } from "../guards/policies.ts";
+import { clientIpKey } from "../lib/client-ip.ts";
 import { errorFields } from "../lib/logger.ts";
 import { normaliseEmail } from "../lib/password-policy.ts";
 import { ApiError } from "../lib/problem.ts";
@@ -16,54 +17,78 @@ import { withTimeout } from "../lib/timeout.ts";
 async function subjectOf(c: Context<AppEnv>, subject: string): Promise<string> {
   switch (subject) {
     case "user":
-      return c.get("principal")?.userId ?? `ip:${c.req.header("cf-connecting-ip") ?? "unknown"}`;
+      return c.get("principal")?.userId ?? `ip:${clientIpKey(c.req.header("cf-connecting-ip"))}`;
     case "account": {
-      const body = (await c.req.json().catch(() => ({}))) as { email?: unknown };
-      return typeof body.email === "string" ? normaliseEmail(body.email) : "unknown";
+      // Runs before validation: the body may be any JSON (null, an array, a string…).
+      const body: unknown = await c.req.json().catch(() => null);
+      const email = body !== null && typeof body === "object" ? (body as { email?: unknown }).email : undefined;
+      return typeof email === "string" ? normaliseEmail(email) : "unknown";
     }
     case "provider":
       return c.req.param("provider") ?? "unknown";
     default:
-      return c.req.header("cf-connecting-ip") ?? "unknown";
+      // `ip`: IPv4 by address, IPv6 by /64 (src/lib/client-ip.ts), so rotating addresses share one bucket.
+      return clientIpKey(c.req.header("cf-connecting-ip"));
   }
+}
+
+/**
+ * Counts one hit of policy `name` for this request and returns the RateLimit headers to send
+ * (null when the policy is off, or the limiter failed open). Throws 429 past the limit, 503 when a
+ * fail-closed policy's limiter is down.
+ */
+async function charge(c: Context<AppEnv>, name: PolicyName): Promise<Record<string, string> | null> {
+  const cfg = c.get("config");
+  const policy = cfg.RATE_LIMIT_OVERRIDES[name];
+  if (!policy) return null;
+  const key = `${policy.name}:${await subjectOf(c, policy.subject)}`;
+  let decision: RateLimitDecision;
+  try {
+    const stub = c.env.RATE_LIMITER.get(c.env.RATE_LIMITER.idFromName(key));
+    decision = await withTimeout(stub.hit(policy.limit, policy.windowSec), cfg.GUARD_TIMEOUT_MS, "rate limiter");
+  } catch (err) {
+    c.get("log").warn(policy.failClosed ? "rate limiter unavailable: failing closed" : "rate limiter unavailable: failing open", {
+      component: "guard",
+      guard: "rate-limit",
+      policy: policy.name,
+      fail_open: !policy.failClosed,
+      ...errorFields(err),
+    });
+    if (policy.failClosed) throw new ApiError("service_unavailable", "Please retry shortly.", { headers: { "Retry-After": "1" } });
+    return null;
+  }
+  const headers = {
+    "RateLimit-Policy": `"${policy.name}";q=${policy.limit};w=${policy.windowSec}`,
+    RateLimit: `"${policy.name}";r=${decision.remaining};t=${decision.resetSec}`,
+  };
+  if (!decision.allowed) {
+    throw new ApiError(
+      "rate_limited",
+      `Rate limit '${policy.name}' exceeded: at most ${policy.limit} requests per ${policy.windowSec} s.`,
+      {
+        headers: { ...headers, "Retry-After": String(decision.retryAfterSec) },
+      },
+    );
+  }
+  return headers;
 }
 
 export function rateLimit(name: PolicyName): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const cfg = c.get("config");
-    const policy = cfg.RATE_LIMIT_OVERRIDES[name];
-    if (!policy) return next();
-    const key = `${policy.name}:${await subjectOf(c, policy.subject)}`;
-    let decision: RateLimitDecision;
-    try {
-      const stub = c.env.RATE_LIMITER.get(c.env.RATE_LIMITER.idFromName(key));
-      decision = await withTimeout(stub.hit(policy.limit, policy.windowSec), cfg.GUARD_TIMEOUT_MS, "rate limiter");
-    } catch (err) {
-      c.get("log").warn(policy.failClosed ? "rate limiter unavailable: failing closed" : "rate limiter unavailable: failing open", {
-        component: "guard",
-        guard: "rate-limit",
-        policy: policy.name,
-        fail_open: !policy.failClosed,
-        ...errorFields(err),
-      });
-      if (policy.failClosed) throw new ApiError("service_unavailable", "Please retry shortly.", { headers: { "Retry-After": "1" } });
-      return next();
-    }
-    const headers = {
-      "RateLimit-Policy": `"${policy.name}";q=${policy.limit};w=${policy.windowSec}`,
-      RateLimit: `"${policy.name}";r=${decision.remaining};t=${decision.resetSec}`,
-    };
-    if (!decision.allowed) {
-      throw new ApiError(
-        "rate_limited",
-        `Rate limit '${policy.name}' exceeded: at most ${policy.limit} requests per ${policy.windowSec} s.`,
-        {
-          headers: { ...headers, "Retry-After": String(decision.retryAfterSec) },
-        },
-      );
-    }
+    const headers = await charge(c, name);
     await next();
     // Several policies on one route: each adds its item to the structured-field lists.
-    for (const [k, v] of Object.entries(headers)) c.res.headers.append(k, v);
+    for (const [k, v] of Object.entries(headers ?? {})) c.res.headers.append(k, v);
   };
+}
+
+/**
+ * The same limits charged from inside a handler (signed routes charge after their signature
+ * check); the headers go on the response the handler builds.
+ */
+export async function chargeRateLimits(c: Context<AppEnv>, names: readonly PolicyName[]): Promise<void> {
+  for (const name of names) {
+    const headers = await charge(c, name);
+    for (const [k, v] of Object.entries(headers ?? {})) c.header(k, v, { append: true });
+  }
 }

@@ -6,7 +6,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import type { AppEnv } from "../app-env.ts";
 import { ConfigError, loadConfig } from "../config.ts";
-import { createDatabase } from "../db/client.ts";
+import { createDatabase, databaseOptions } from "../db/client.ts";
 import { createLogger } from "../lib/logger.ts";
 import { ApiError, problemResponse } from "../lib/problem.ts";
 
@@ -40,8 +40,7 @@ export function requestContext(opts: {
     c.set("log", log);
     c.set("cacheTags", []);
     c.set("selfFetch", async (req) => opts.fetch(req, c));
-    const dbOpts = { queryTimeoutMs: config.DB_QUERY_TIMEOUT_MS };
-    const dbFresh = createDatabase(c.env.HYPERDRIVE_FRESH, dbOpts);
+    const dbFresh = createDatabase(c.env.HYPERDRIVE_FRESH, databaseOptions(config));
     c.set("dbFresh", dbFresh);
     try {
       await next();

@@ -1,5 +1,6 @@
 /** Signup and login. */
 import { createRoute } from "@hono/zod-openapi";
+import { clientIpKey } from "../lib/client-ip.ts";
 import { CredentialsSchema, TokenSchema, UserSchema } from "../schemas/auth.ts";
 import { jsonContent, problem, problemResponses } from "../schemas/common.ts";
 import { login, signup, toUserDto } from "../services/auth.service.ts";
@@ -35,7 +36,7 @@ export const authRouter = createRouter()
       tags: ["Accounts"],
       summary: "Exchange email and password for an access token",
       description:
-        "Wrong password and unknown email answer the same 401. Repeated failures per account and per IP slow down, then lock (429 with Retry-After).",
+        "Wrong password and unknown email answer the same 401. Repeated failures per account and per client (IPv4 address, IPv6 /64) slow down, then lock (429 with Retry-After); each attempt is counted before the password is checked.",
       request: { body: { required: true, content: jsonContent(CredentialsSchema) } },
       responses: {
         200: { description: "A Bearer access token (JWT HS256)", content: jsonContent(TokenSchema) },
@@ -46,8 +47,8 @@ export const authRouter = createRouter()
     }),
     async (c) => {
       const { email, password } = c.req.valid("json");
-      const ip = c.req.header("cf-connecting-ip") ?? "unknown";
-      const token = await login(await c.get("dbFresh").orm(), c.get("config"), email, password, ip);
+      const client = clientIpKey(c.req.header("cf-connecting-ip"));
+      const token = await login(await c.get("dbFresh").orm(), c.get("config"), email, password, client);
       return c.json(token, 200, { "Cache-Control": "no-store" });
     },
   );

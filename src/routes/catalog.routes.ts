@@ -1,8 +1,13 @@
-/** Public catalogue: categories, products, search. GET only, no auth, edge-cached (see app.ts). */
+/**
+ * Public catalogue: categories, products, search. GET only, no auth, edge-cached (see app.ts).
+ * Handlers read only their validated input (`c.req.valid`): the edge-cache key is built from the same
+ * parsed values (`catalogReads` in src/schemas/catalog.ts), so a key can only hold its own answer.
+ */
 import { createRoute } from "@hono/zod-openapi";
 import { readTags } from "../lib/cache-tags.ts";
 import {
   CategoryListSchema,
+  NoQuerySchema,
   ProductListQuerySchema,
   ProductListSchema,
   ProductRefParamSchema,
@@ -27,6 +32,7 @@ export const catalogRouter = createRouter()
       operationId: "listCategories",
       tags: ["Catalogue"],
       summary: "List categories",
+      request: { query: NoQuerySchema },
       responses: {
         200: { ...json(CategoryListSchema, "All categories with active product counts"), headers: cachedHeaders },
         ...problemResponses,
@@ -44,8 +50,9 @@ export const catalogRouter = createRouter()
       path: "/products",
       operationId: "listProducts",
       tags: ["Catalogue"],
-      summary: "List active products, newest first",
-      description: "Keyset pagination over (created_at, id): stable while products are added.",
+      summary: "List active products (a category page with `category`)",
+      description:
+        "Sorted by `sort`: `newest` (default), `price_asc`, `price_desc` or `name`, ties broken by id. Keyset pagination over (sort key, id): stable while products are added. A cursor is bound to its sort and filters.",
       request: { query: ProductListQuerySchema },
       responses: { 200: { ...json(ProductListSchema, "A page of products"), headers: cachedHeaders }, ...problemResponses },
     }),
@@ -63,7 +70,7 @@ export const catalogRouter = createRouter()
       operationId: "getProduct",
       tags: ["Catalogue"],
       summary: "Get a product by id or SKU",
-      request: { params: ProductRefParamSchema },
+      request: { params: ProductRefParamSchema, query: NoQuerySchema },
       responses: { 200: { ...json(ProductSchema, "The product"), headers: cachedHeaders }, ...problemResponses },
     }),
     async (c) => {

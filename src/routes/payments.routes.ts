@@ -2,6 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env.ts";
+import { signedRequestGuard } from "../middleware/guards.ts";
 import { authResponses, IdempotencyKeyHeaders, jsonContent, problem, problemResponses } from "../schemas/common.ts";
 import { PaymentCreateSchema, PaymentSchema, ProviderParamSchema } from "../schemas/payments.ts";
 import { paymentProvider, startPayment } from "../services/payments.service.ts";
@@ -48,6 +49,9 @@ export const paymentsRouter = createRouter().openapi(
   },
 );
 
+/** Verified → `webhook-intake` per provider; unverified → `webhook-unverified` per client IP (src/guards). */
+const admitWebhook = signedRequestGuard("POST", "/api/v1/webhooks/payments/:provider");
+
 export const webhooksRouter = createRouter().openapi(
   createRoute({
     method: "post",
@@ -56,7 +60,9 @@ export const webhooksRouter = createRouter().openapi(
     tags: ["Payments"],
     summary: "Inbound payment webhook (signature-verified, stored, queued)",
     description:
-      "Stripe: `Stripe-Signature`. Sandbox/generic: Standard Webhooks headers. Timestamp tolerance 300 s. Duplicate event → 200 no-op; new → 202.",
+      "Stripe: `Stripe-Signature`. Sandbox/generic: Standard Webhooks headers. Timestamp tolerance 300 s. Duplicate event → 200 no-op; new → 202. " +
+      "The signature is checked first; then verified deliveries count against `webhook-intake` (per provider) and unverified requests against `webhook-unverified` (per client IP), so junk never crowds out the provider. " +
+      "A signed body that is not a JSON object, or breaks the input rules (NUL, lone surrogate, nesting deeper than 64), is a 400 and is not stored.",
     request: { params: ProviderParamSchema },
     responses: {
       202: { description: "Stored and queued", content: jsonContent(z.object({ received: z.literal(true), id: z.string().uuid() })) },
@@ -65,13 +71,21 @@ export const webhooksRouter = createRouter().openapi(
         content: jsonContent(z.object({ received: z.literal(true), duplicate: z.literal(true) })),
       },
       401: problem("Signature or timestamp invalid"),
+      429: problem("Rate limited (unverified requests per client IP; verified deliveries per provider)"),
       ...problemResponses,
     },
   }),
   async (c) => {
+    // An unknown provider was refused by the path schema: it reaches no limiter (no Durable Object).
     const { provider } = c.req.valid("param");
     const res = await receiveWebhook(
-      { db: () => c.get("dbFresh").orm(), cfg: c.get("config"), log: c.get("log"), queue: c.env.PAYMENT_EVENTS },
+      {
+        db: () => c.get("dbFresh").orm(),
+        cfg: c.get("config"),
+        log: c.get("log"),
+        queue: c.env.PAYMENT_EVENTS,
+        admit: (verified) => admitWebhook(c, verified),
+      },
       { provider, body: await c.req.text(), header: (name) => c.req.header(name) },
     );
     if (res.duplicate) return c.json({ received: true as const, duplicate: true as const }, 200);

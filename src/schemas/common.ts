@@ -1,5 +1,6 @@
 /** Schemas shared by every resource: problem documents, ids, money, pagination. */
 import { z } from "@hono/zod-openapi";
+import { MAX_YEAR, MIN_YEAR } from "../lib/input-rules.ts";
 import { PROBLEM_CODES } from "../lib/problem.ts";
 
 export const FieldErrorSchema = z
@@ -65,9 +66,25 @@ export const LimitSchema = queryInt(1, 100)
 export const CursorSchema = z
   .string()
   .min(1)
-  .max(512)
+  .max(2048)
   .optional()
   .openapi({ param: { name: "cursor", in: "query" }, description: "Opaque cursor from `next_cursor` of the previous page" });
+
+/**
+ * Every date-time input (query filters and body fields): RFC 3339 with an offset, a real calendar
+ * date, and a year in MIN_YEAR–MAX_YEAR, 1970–9999 (Postgres has no year 0; far dates are never meant).
+ */
+export const DateTimeSchema = z
+  .string()
+  .datetime({ offset: true, message: "must be an RFC 3339 date-time with an offset, e.g. 2025-01-31T09:00:00Z" })
+  .refine(
+    (s) => {
+      const year = Number(s.slice(0, 4));
+      return year >= MIN_YEAR && year <= MAX_YEAR;
+    },
+    { message: `must be in the years ${MIN_YEAR}–${MAX_YEAR}` },
+  )
+  .openapi({ type: "string", format: "date-time", example: "2025-01-31T09:00:00Z" });
 
 export const CurrencySchema = z
   .string()

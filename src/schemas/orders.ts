@@ -1,7 +1,7 @@
 /** Order shapes. Prices never come from the client: only SKUs and quantities. */
 import { z } from "@hono/zod-openapi";
 import { orderStatus } from "../db/schema.ts";
-import { CurrencySchema, CursorSchema, LimitSchema } from "./common.ts";
+import { CurrencySchema, CursorSchema, DateTimeSchema, LimitSchema } from "./common.ts";
 
 /** The Postgres enum (src/db/schema.ts) is the single source of the order statuses. */
 export const ORDER_STATUSES = orderStatus.enumValues;
@@ -101,16 +101,8 @@ export const OrderListQuerySchema = z
       .max(100)
       .optional()
       .openapi({ param: { name: "q", in: "query" }, description: "ADMIN: order id, SKU, product name or customer email" }),
-    created_from: z
-      .string()
-      .datetime({ offset: true })
-      .optional()
-      .openapi({ param: { name: "created_from", in: "query" } }),
-    created_to: z
-      .string()
-      .datetime({ offset: true })
-      .optional()
-      .openapi({ param: { name: "created_to", in: "query" } }),
+    created_from: DateTimeSchema.optional().openapi({ param: { name: "created_from", in: "query" } }),
+    created_to: DateTimeSchema.optional().openapi({ param: { name: "created_to", in: "query" } }),
     user_id: z
       .string()
       .uuid()
@@ -120,7 +112,7 @@ export const OrderListQuerySchema = z
     cursor: CursorSchema,
   })
   .strict()
-  .refine((q) => !q.created_from || !q.created_to || q.created_from <= q.created_to, {
+  .refine((q) => !q.created_from || !q.created_to || Date.parse(q.created_from) <= Date.parse(q.created_to), {
     path: ["created_from"],
     message: "must not be after created_to",
   });

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { paymentStatus } from "../db/schema.ts";
-import { CursorSchema, LimitSchema } from "./common.ts";
+import { CursorSchema, DateTimeSchema, LimitSchema } from "./common.ts";
 
 export const PaymentCreateSchema = z
   .object({
@@ -46,10 +46,7 @@ export const DeadLetterQuerySchema = z
   })
   .strict();
 
-export const ReplaySinceSchema = z
-  .object({ since: z.string().datetime({ offset: true }) })
-  .strict()
-  .openapi("DeadLetterReplay");
+export const ReplaySinceSchema = z.object({ since: DateTimeSchema }).strict().openapi("DeadLetterReplay");
 
 export const DeadLetterSchema = z
   .object({

@@ -1,13 +1,21 @@
 /** Public catalogue rules: paging, cursor scopes, search terms, the public product shape. */
 
-import { findProduct, listCategories, listProducts, type ProductRow, searchProducts } from "../db/catalog.repo.ts";
+import { findProduct, listCategories, listProducts, type ProductRow, type ProductSort, searchProducts } from "../db/catalog.repo.ts";
 import type { Drizzle } from "../db/client.ts";
 import type { Category } from "../db/schema.ts";
-import { keysetPage, PG_REAL, PG_TIMESTAMP, readKeyset } from "../lib/cursor.ts";
+import { type KeyRule, keysetPage, PG_REAL, PG_TIMESTAMP, readKeyset } from "../lib/cursor.ts";
 import { ApiError } from "../lib/problem.ts";
-import type { CategoryDto, ProductDto, ProductListQuery } from "../schemas/catalog.ts";
+import { type CategoryDto, DEFAULT_LIMIT, type ProductDto, type ProductListQuery, searchTerms } from "../schemas/catalog.ts";
 
-export const DEFAULT_LIMIT = 20;
+/** The text form of each sort key in a cursor (`price_cents::text`, `name`, `created_at::text`). */
+const INTEGER_TEXT: KeyRule = { test: (k) => /^\d{1,10}$/.test(k) && Number(k) <= 2_147_483_647 };
+const NAME_TEXT: KeyRule = { test: (k) => k.length >= 1 && k.length <= 1000 && !k.includes("\u0000") && k.isWellFormed() };
+const SORT_KEY_RULES: Record<ProductSort, KeyRule> = {
+  newest: PG_TIMESTAMP,
+  price_asc: INTEGER_TEXT,
+  price_desc: INTEGER_TEXT,
+  name: NAME_TEXT,
+};
 
 export function toProductDto(p: ProductRow): ProductDto {
   return {
@@ -29,22 +37,24 @@ export function toProductDto(p: ProductRow): ProductDto {
 
 /** Turns free text into a prefix tsquery: letters and digits only, so no tsquery syntax gets through. */
 export function toPrefixTsquery(q: string): string | null {
-  const terms =
-    q
-      .normalize("NFKC")
-      .toLowerCase()
-      .match(/[\p{L}\p{N}]+/gu) ?? [];
-  const unique = [...new Set(terms)].filter((t) => t.length <= 64).slice(0, 8);
-  return unique.length ? unique.map((t) => `${t}:*`).join(" & ") : null;
+  const terms = searchTerms(q);
+  return terms.length ? terms.map((t) => `${t}:*`).join(" & ") : null;
 }
 
-export async function productPage(db: Drizzle, secret: string, q: ProductListQuery) {
+/**
+ * A page of the product list in the requested sort (default newest). The cursor is bound to the sort
+ * and the filters: its scope names both, so a cursor from another sort or filter is a 400. (`newest`
+ * keeps the scope it had before sorting existed, so cursors issued then stay valid.)
+ */
+export async function productPage(db: Drizzle, secret: string, q: Omit<ProductListQuery, "sort"> & { sort?: ProductSort | undefined }) {
   const limit = q.limit ?? DEFAULT_LIMIT;
-  const scope = JSON.stringify(["products", q.category ?? "", q.min_price ?? "", q.max_price ?? "", q.currency ?? "", q.in_stock ?? ""]);
-  const pos = await readKeyset(secret, scope, q.cursor, PG_TIMESTAMP);
+  const sort = q.sort ?? "newest";
+  const filters = [q.category ?? "", q.min_price ?? "", q.max_price ?? "", q.currency ?? "", q.in_stock ?? ""];
+  const scope = JSON.stringify([sort === "newest" ? "products" : `products:${sort}`, ...filters]);
+  const pos = await readKeyset(secret, scope, q.cursor, SORT_KEY_RULES[sort]);
   const filter = { category: q.category, minPrice: q.min_price, maxPrice: q.max_price, currency: q.currency, inStock: q.in_stock };
-  const rows = await listProducts(db, filter, pos && { createdAt: pos.key, id: pos.id }, limit);
-  return keysetPage(rows, limit, { secret, scope, keyOf: (r) => r.createdAtKey }, toProductDto);
+  const rows = await listProducts(db, filter, sort, pos, limit);
+  return keysetPage(rows, limit, { secret, scope, keyOf: (r) => r.sortKey }, toProductDto);
 }
 
 export async function searchPage(db: Drizzle, secret: string, q: { q: string; limit?: number | undefined; cursor?: string | undefined }) {
