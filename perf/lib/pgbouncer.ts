@@ -83,9 +83,9 @@ export async function startPooler(serverUrl: string, log: (m: string) => void): 
       "pool_mode = transaction",
       `default_pool_size = ${POOL_SIZE}`,
       "max_client_conn = 4000",
-      // The worker's pg client sends statement_timeout as a startup parameter, which pgbouncer
+      // The worker's pg client sends statement_timeout and lock_timeout as startup parameters, which pgbouncer
       // 1.18 would reject; ignoring it means the timeout is not enforced during the benchmark.
-      "ignore_startup_parameters = extra_float_digits,statement_timeout,options",
+      "ignore_startup_parameters = extra_float_digits,statement_timeout,lock_timeout,options",
       "log_connections = 0",
       "log_disconnections = 0",
       "stats_period = 3600",
