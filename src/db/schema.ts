@@ -210,15 +210,58 @@ export const payments = pgTable(
     providerRef: text("provider_ref"),
     amountCents: bigint("amount_cents", { mode: "number" }).notNull(),
     currency: text("currency").notNull(),
+    /**
+     * INITIATED: the intent is open (a failed attempt leaves it open: the customer retries the same
+     * intent). SUCCEEDED: captured. REFUNDED: fully refunded. FAILED: closed without capture (cancelled).
+     */
     status: paymentStatus("status").notNull().default("INITIATED"),
+    /** Cumulative, as the provider reports it (events carry the total, so applying one twice or late is harmless). */
+    amountRefundedCents: bigint("amount_refunded_cents", { mode: "number" }).notNull().default(0),
+    /** Failed attempts on this intent so far, and the provider's last failure code. */
+    failedAttempts: integer("failed_attempts").notNull().default(0),
+    lastFailure: text("last_failure"),
+    /** An attempt in progress holds the payment until then (a dead invocation's lease runs out: PAYMENT_LEASE_SEC). */
+    leaseUntil: timestamp("lease_until", { withTimezone: true, precision: 6 }),
+    /** Who holds the lease: a hash of the Idempotency-Key, so a retry of the same request takes over at once. */
+    leaseOwner: text("lease_owner"),
     createdAt: timestamp("created_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
   },
   (t) => [
     uniqueIndex("payments_provider_ref_key").on(t.provider, t.providerRef),
-    // At most one live payment per order: a second one while the first is open or paid is refused.
-    uniqueIndex("payments_one_live_per_order").on(t.orderId).where(sql`${t.status} IN ('INITIATED', 'SUCCEEDED')`),
+    // One open intent per order (reused across attempts). Captures are not limited here: a capture that
+    // arrives for an order already paid must be recorded (then refunded), never rejected by a constraint.
+    uniqueIndex("payments_one_open_per_order").on(t.orderId).where(sql`${t.status} = 'INITIATED'`),
+    index("payments_order_idx").on(t.orderId),
     check("payments_amount_positive", sql`${t.amountCents} > 0`),
+    check("payments_refund_range", sql`${t.amountRefundedCents} BETWEEN 0 AND ${t.amountCents}`),
+  ],
+);
+
+/** Money events that were not applied as they came: never silent, listed for staff (GET /api/v1/admin/payments/anomalies). */
+export const paymentAnomalies = pgTable(
+  "payment_anomalies",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    /** amount_mismatch | currency_mismatch | reference_mismatch | surplus_capture | unknown_payment */
+    kind: text("kind").notNull(),
+    paymentId: uuid("payment_id"),
+    orderId: uuid("order_id"),
+    webhookEventId: uuid("webhook_event_id"),
+    provider: text("provider").notNull(),
+    providerRef: text("provider_ref"),
+    amountCents: bigint("amount_cents", { mode: "number" }),
+    currency: text("currency"),
+    detail: jsonb("detail").notNull(),
+    /** Surplus captures: pending until the refund went through, then refunded (or failed: retried by the sweeper). */
+    refundStatus: text("refund_status"),
+    createdAt: timestamp("created_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
+    resolvedAt: timestamp("resolved_at", { withTimezone: true, precision: 6 }),
+  },
+  (t) => [
+    index("payment_anomalies_created_idx").on(t.createdAt.desc(), t.id.desc()),
+    index("payment_anomalies_refund_pending_idx").on(t.createdAt).where(sql`${t.refundStatus} = 'pending'`),
+    uniqueIndex("payment_anomalies_event_kind_key").on(t.webhookEventId, t.kind),
   ],
 );
 
