@@ -4,9 +4,12 @@
  *  - DATABASE_URL set → that database (created, migrated and seeded when empty).
  *  - otherwise → an embedded Postgres (PGlite over TCP) persisted in .data/pglite.
  * Extra arguments go to `wrangler dev` (e.g. `npm run dev -- --port 9000`).
+ * DEV_VARS_FILE=path uses that file instead of .dev.vars (created the same way, passed to wrangler
+ * with --env-file), e.g. to keep a Stripe setup next to the default one; dev:check uses a temp file.
  */
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureDatabase, redact, runMigrations } from "./lib/db.ts";
 import { ensureDevVars } from "./lib/dev-vars.ts";
@@ -20,8 +23,11 @@ if (major < 22 || (major === 22 && minor < 12)) {
   process.exit(1);
 }
 
-const created = ensureDevVars(`${root}.dev.vars`);
-if (created.length) console.log(`[dev] wrote local secrets to .dev.vars: ${created.join(", ")}`);
+// wrangler reads .dev.vars itself; another file is handed over with --env-file (same filtering: only names in
+// [vars] or [secrets] required are loaded; optional secrets are declared empty in [vars] for that reason).
+const devVarsFile = process.env.DEV_VARS_FILE ? resolve(process.env.DEV_VARS_FILE) : undefined;
+const created = ensureDevVars(devVarsFile ?? `${root}.dev.vars`);
+if (created.length) console.log(`[dev] wrote local secrets to ${devVarsFile ?? ".dev.vars"}: ${created.join(", ")}`);
 
 let stopDb = async () => {};
 let url = process.env.DATABASE_URL;
@@ -61,6 +67,7 @@ const wrangler = spawn(
     "127.0.0.1",
     "--port",
     process.env.PORT ?? "8787",
+    ...(devVarsFile ? ["--env-file", devVarsFile] : []),
     ...process.argv.slice(2),
   ],
   {

@@ -24,6 +24,7 @@ import { queryRules } from "./middleware/query-rules.ts";
 import { requestContext } from "./middleware/request-context.ts";
 import { adminCatalogRouter } from "./routes/admin-catalog.routes.ts";
 import { adminJobsRouter } from "./routes/admin-jobs.routes.ts";
+import { adminPaymentsRouter } from "./routes/admin-payments.routes.ts";
 import { adminQueueRouter } from "./routes/admin-queue.routes.ts";
 import { adminUsersRouter } from "./routes/admin-users.routes.ts";
 import { authRouter } from "./routes/auth.routes.ts";
@@ -154,6 +155,7 @@ export function createApp() {
   app.route("/api/v1/webhooks", webhooksRouter);
   app.route("/api/v1/admin/queue", adminQueueRouter);
   app.route("/api/v1/admin", adminJobsRouter);
+  app.route("/api/v1/admin", adminPaymentsRouter);
   app.route("/api/v1/admin/users", adminUsersRouter);
   app.route("/sandbox", sandboxRouter);
 

@@ -135,6 +135,11 @@ export const configSchema = z
     SANDBOX_DELAY_MS: int(0, 60_000).default(2000).describe("Sandbox provider: delay before it sends its webhook."),
     WEBHOOK_TOLERANCE_SEC: int(1, 3600).default(300).describe("Largest accepted age (or clock skew) of a signed webhook timestamp."),
     QUEUE_RETRY_BASE_SEC: int(0, 3600).default(5).describe("Base delay of the queue consumer's retry backoff (0 = retry at once; tests)."),
+    WEBHOOK_SWEEP_AFTER_SEC: int(60, 86_400)
+      .default(300)
+      .describe(
+        "Webhook sweeper: a stored event still RECEIVED this long after it arrived is queued again (its message was lost: Postgres away, DLQ out of retries), then at most once per this interval. Longer than the payment-events queue's own retries.",
+      ),
     STRIPE_API_BASE: z.string().url().default("https://api.stripe.com").describe("Stripe API base URL (tests point it at a stub)."),
     STRIPE_SECRET_KEY: optional(
       z.string().regex(/^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/, "must be a Stripe secret or restricted key"),
@@ -152,6 +157,11 @@ export const configSchema = z
       .default(3600)
       .describe(
         "An expired order whose payment was started (INITIATED) less than this ago is left alone (3-D Secure, slow banks); after it, the order expires anyway.",
+      ),
+    PAYMENT_LEASE_SEC: int(30, 86_400)
+      .default(900)
+      .describe(
+        "How long an attempt to pay holds its order's payment. A request that died mid-attempt stops blocking the order after this; a retry with the same Idempotency-Key takes over at once.",
       ),
     MAX_OPEN_ORDERS_PER_USER: int(1, 1000)
       .default(5)

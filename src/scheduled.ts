@@ -9,7 +9,7 @@ export async function handleScheduled(cron: string, env: Env): Promise<void> {
   const log = createLogger(cfg.LOG_LEVEL, { component: "jobs", cron });
   const db = createDatabase(env.HYPERDRIVE_FRESH, databaseOptions(cfg));
   try {
-    await runScheduled(cron, { db: () => db.orm(), cfg, log });
+    await runScheduled(cron, { db: () => db.orm(), cfg, log, env });
   } catch (err) {
     log.error("scheduled run failed", errorFields(err));
     throw err;

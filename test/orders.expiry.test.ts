@@ -83,15 +83,15 @@ describe("order expiry: unpaid orders give their stock back", () => {
     expect(await stockOf(p.sku)).toBe(8);
   });
 
-  it("never expires an order while its payment is in flight; a payment stuck longer than PAYMENT_IN_FLIGHT_MAX_SEC no longer protects it", async () => {
+  it("never expires an order while its payment is in flight; a payment idle longer than PAYMENT_IN_FLIGHT_MAX_SEC no longer protects it (its intent is closed first)", async () => {
     const u = await createUser();
     const p = await makeProduct({ stock: 10 });
     const inFlight = (await (await order(u, [{ sku: p.sku, qty: 2 }], SHORT)).json()) as Order;
     const stuck = (await (await order(u, [{ sku: p.sku, qty: 3 }], SHORT)).json()) as Order;
     const pay = (orderId: string, age: string) =>
       sql(
-        `INSERT INTO payments (order_id, user_id, provider, provider_ref, amount_cents, currency, created_at)
-         VALUES ($1, $2, 'sandbox', $3, 1000, 'USD', now() - $4::interval)`,
+        `INSERT INTO payments (order_id, user_id, provider, provider_ref, amount_cents, currency, created_at, updated_at)
+         VALUES ($1, $2, 'sandbox', $3, 1000, 'USD', now() - $4::interval, now() - $4::interval)`,
         [orderId, u.id, `sbx_${crypto.randomUUID()}`, age],
       );
     await pay(inFlight.id, "10 seconds");

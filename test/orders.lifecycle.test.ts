@@ -140,16 +140,17 @@ describe("reading orders", () => {
 
   it("X-Cache MISS then HIT; a status change makes the next read a MISS with the new status", async () => {
     const u = await createUser();
-    const { order } = await newOrder(u);
+    // PENDING and PAID are never cached (they change by webhook or expiry): orders.cache.test.ts.
+    const order = await orderIn("FULFILLED", u);
     const path = `/api/v1/orders/${order.id}`;
     expect((await apiSettled(path, { headers: u.auth })).headers.get("x-cache")).toBe("MISS");
     const hit = await apiSettled(path, { headers: u.auth });
     expect(hit.headers.get("x-cache")).toBe("HIT");
     expect(hit.headers.get("cache-control")).toContain("private");
-    await apiSettled(`${path}/status`, jsonInit("PATCH", { status: "PAID", version: 1 }, admin.auth));
+    await apiSettled(`${path}/status`, jsonInit("PATCH", { status: "SHIPPED", version: order.version }, admin.auth));
     const after = await apiSettled(path, { headers: u.auth });
     expect(after.headers.get("x-cache")).toBe("MISS");
-    expect(((await after.json()) as OrderDto).status).toBe("PAID");
+    expect(((await after.json()) as OrderDto).status).toBe("SHIPPED");
     const other = await createUser();
     await expectProblem(await apiSettled(path, { headers: other.auth }), 404);
   });

@@ -69,31 +69,61 @@ describe("end to end: order → payment → signed webhook → queue → order P
     expect(h?.n).toBe(2);
   });
 
-  it("a failed payment leaves the order PENDING and payable again", async () => {
+  it("a failed attempt leaves the intent open: paying again is a new attempt on the same intent (Stripe's model)", async () => {
     const u = await createUser();
     const order = await pendingOrder(u);
-    const { payment_id } = (await (await pay(u, { order_id: order.id, test_outcome: "failed" })).json()) as { payment_id: string };
-    await eventually(
-      async () =>
-        (await sql<{ status: string }>("SELECT status::text AS status FROM payments WHERE id = $1", [payment_id]))[0]?.status === "FAILED",
-    );
+    const first = await pay(u, { order_id: order.id, test_outcome: "failed" });
+    expect(first.status).toBe(201);
+    const { payment_id } = (await first.json()) as { payment_id: string };
+    const row = () =>
+      sql<{ status: string; failed_attempts: number; last_failure: string }>(
+        "SELECT status::text AS status, failed_attempts, last_failure FROM payments WHERE id = $1",
+        [payment_id],
+      ).then((r) => r[0]);
+    await eventually(async () => (await row())?.failed_attempts === 1);
+    expect(await row()).toMatchObject({ status: "INITIATED", last_failure: "card_declined" });
     expect(await orderStatus(order.id)).toBe("PENDING");
-    expect((await pay(u, { order_id: order.id, test_outcome: "delayed_success" })).status).toBe(201);
+    const again = await pay(u, { order_id: order.id, test_outcome: "delayed_success" });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ payment_id, attempt: 2, status: "INITIATED" });
     await eventually(async () => (await orderStatus(order.id)) === "PAID");
+    expect((await row())?.status).toBe("SUCCEEDED");
+    const [n] = await sql<{ n: number }>("SELECT count(*)::int AS n FROM payments WHERE order_id = $1", [order.id]);
+    expect(n?.n).toBe(1);
   });
 });
 
 describe("POST /api/v1/payments (errors)", () => {
-  it("one live payment per order; another user's order is 404; non-PENDING is 409", async () => {
+  it("one intent per order, reused; an attempt in progress is 409 payment_in_progress; another user's order is 404; non-PENDING is 409", async () => {
     const u = await createUser();
     const other = await createUser();
     const order = await pendingOrder(u);
     await expectProblem(await pay(other, { order_id: order.id }), 404);
-    expect((await pay(u, { order_id: order.id, test_outcome: "delayed_success" })).status).toBe(201);
-    const dup = await expectProblem(await pay(u, { order_id: order.id }), 409);
-    expect(dup.code).toBe("payment_exists");
+    const first = await pay(u, { order_id: order.id, test_outcome: "delayed_success" });
+    expect(first.status).toBe(201);
+    const { payment_id } = (await first.json()) as { payment_id: string };
+    // Another request holds the attempt (a lease owned by another Idempotency-Key).
+    await sql("UPDATE payments SET lease_until = now() + interval '1 minute', lease_owner = 'someone-else' WHERE id = $1", [payment_id]);
+    const busy = await pay(u, { order_id: order.id });
+    expect((await expectProblem(busy, 409)).code).toBe("payment_in_progress");
+    expect(Number(busy.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    await sql("UPDATE payments SET lease_until = NULL, lease_owner = NULL WHERE id = $1", [payment_id]);
     await eventually(async () => (await orderStatus(order.id)) === "PAID");
     expect((await expectProblem(await pay(u, { order_id: order.id }), 409)).code).toBe("order_not_payable");
+  });
+
+  it("a stuck attempt (the invocation died holding the lease) stops blocking the order once PAYMENT_LEASE_SEC has passed", async () => {
+    const u = await createUser();
+    const order = await pendingOrder(u);
+    const [p] = await sql<{ id: string }>(
+      `INSERT INTO payments (order_id, user_id, provider, amount_cents, currency, lease_until, lease_owner, created_at)
+       VALUES ($1, $2, 'sandbox', $3, 'USD', now() - interval '1 second', 'dead-invocation', now() - interval '16 minutes') RETURNING id`,
+      [order.id, u.id, order.total],
+    );
+    const res = await pay(u, { order_id: order.id, test_outcome: "succeeded" });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ payment_id: p?.id });
+    await eventually(async () => (await orderStatus(order.id)) === "PAID");
   });
 
   it("requires an Idempotency-Key and validates the body", async () => {
@@ -174,10 +204,12 @@ describe("circuit breaker (one Durable Object per provider, shared by every isol
     expect(p.code).toBe("provider_unavailable");
     expect(Number(fast.headers.get("retry-after"))).toBeGreaterThan(0);
     expect(Date.now() - started).toBeLessThan(1000);
-    const failed = await sql<{ n: number }>("SELECT count(*)::int AS n FROM payments WHERE order_id = $1 AND status = 'FAILED'", [
-      order.id,
-    ]);
-    expect(failed[0]?.n).toBe(3);
+    // Nothing was charged: one open intent, never created at the provider, its lease released.
+    const rows = await sql<{ status: string; provider_ref: string | null; lease_until: string | null }>(
+      "SELECT status::text AS status, provider_ref, lease_until FROM payments WHERE order_id = $1",
+      [order.id],
+    );
+    expect(rows).toEqual([{ status: "INITIATED", provider_ref: null, lease_until: null }]);
     expect(await orderStatus(order.id)).toBe("PENDING");
     await env.CIRCUIT_BREAKER.get(env.CIRCUIT_BREAKER.idFromName("payments:sandbox")).record(true, 5);
   });

@@ -11,9 +11,11 @@ const admin = await createUser("ADMIN");
 /** A stored sandbox event for `paymentId` (which may not exist yet: a poison message). */
 async function storedEvent(paymentId: string, type = "payment.succeeded"): Promise<PaymentEventMessage> {
   const eventId = `evt_sbx_${crypto.randomUUID().replaceAll("-", "")}`;
+  // The amount and currency of pendingOrder()'s default order: settlement checks them.
+  const data = { payment_id: paymentId, amount_cents: 2500, currency: "USD" };
   const [row] = await sql<{ id: string }>(
     "INSERT INTO webhook_events (provider, event_id, type, payload) VALUES ('sandbox', $1, $2, $3::jsonb) RETURNING id",
-    [eventId, type, JSON.stringify({ id: eventId, type, data: { payment_id: paymentId } })],
+    [eventId, type, JSON.stringify({ id: eventId, type, data })],
   );
   return { kind: "payment-event", webhook_event_id: row?.id as string, provider: "sandbox", event_id: eventId };
 }

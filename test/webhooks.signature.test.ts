@@ -47,10 +47,11 @@ describe("Stripe-Signature (oracle: stripe.webhooks.generateTestHeaderStringAsyn
     }
   });
 
-  it("a duplicate delivery is a 200 no-op", async () => {
+  it("a duplicate delivery of an applied event is a 200 no-op (one not applied yet is queued again: payments.outage.test.ts)", async () => {
     const ev = stripeEvent();
     const { payload, header } = await stripeSigned(STRIPE_SECRETS[0] as string, ev);
     expect((await postWebhook("stripe", payload, { "Stripe-Signature": header })).status).toBe(202);
+    await sql("UPDATE webhook_events SET status = 'PROCESSED', processed_at = now() WHERE provider = 'stripe' AND event_id = $1", [ev.id]);
     const again = await postWebhook("stripe", payload, { "Stripe-Signature": header });
     expect(again.status).toBe(200);
     expect(await again.json()).toEqual({ received: true, duplicate: true });

@@ -110,16 +110,19 @@ export async function openReservations(
   };
 }
 
+/** The order `o` has an open intent with an attempt running (leased) or active within `inFlightSec`. */
+const paymentInFlight = (inFlightSec: number) => sql`
+  SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.status = 'INITIATED'
+    AND (p.lease_until > now() OR p.updated_at > now() - make_interval(secs => ${inFlightSec}))`;
+
 /**
- * PENDING orders past their payment window, oldest first, except those with a payment started
- * less than `inFlightSec` ago (the customer may be in a 3-D Secure challenge right now).
+ * PENDING orders past their payment window, oldest first, except those whose payment is in flight
+ * (an attempt running, or one active less than `inFlightSec` ago: the customer may be in a 3-D Secure challenge right now).
  */
 export async function expiredOrderIds(db: Drizzle, inFlightSec: number, limit: number): Promise<string[]> {
   const res = await db.execute<{ id: string }>(sql`
     SELECT o.id FROM orders o
-    WHERE o.status = 'PENDING' AND o.expires_at <= now()
-      AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.status = 'INITIATED'
-                      AND p.created_at > now() - make_interval(secs => ${inFlightSec}))
+    WHERE o.status = 'PENDING' AND o.expires_at <= now() AND NOT EXISTS (${paymentInFlight(inFlightSec)})
     ORDER BY o.expires_at LIMIT ${limit}`);
   return res.rows.map((r) => r.id);
 }
@@ -128,8 +131,7 @@ export async function expiredOrderIds(db: Drizzle, inFlightSec: number, limit: n
 export async function isExpirable(tx: Drizzle, orderId: string, inFlightSec: number): Promise<boolean> {
   const res = await tx.execute(sql`
     SELECT 1 FROM orders o WHERE o.id = ${orderId} AND o.status = 'PENDING' AND o.expires_at <= now()
-      AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.status = 'INITIATED'
-                      AND p.created_at > now() - make_interval(secs => ${inFlightSec}))`);
+      AND NOT EXISTS (${paymentInFlight(inFlightSec)})`);
   return res.rows.length > 0;
 }
 

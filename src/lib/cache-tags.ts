@@ -12,7 +12,8 @@ export const tag = {
   categories: "categories",
   product: (id: string) => `product:${id}`,
   category: (idOrSlug: string) => `category:${idOrSlug}`,
-  order: (id: string) => `order:${id}`,
+  /** Uuids are case-insensitive: one tag per order however the id was spelt. */
+  order: (id: string) => `order:${id.toLowerCase()}`,
 } as const;
 
 /** Unique, header-safe tags. */

@@ -22,6 +22,7 @@ const PROBLEMS = {
   idempotency_in_flight: [409, "A request with this Idempotency-Key is still being processed"],
   order_not_payable: [409, "The order cannot be paid in its current status"],
   payment_exists: [409, "The order already has a payment"],
+  payment_in_progress: [409, "A payment for this order is in progress"],
   last_admin: [409, "The last ADMIN account cannot be demoted"],
   concurrency_conflict: [409, "A concurrent request holds the same data; retry"],
   reservation_limit: [409, "Too many units of one product are reserved by your unpaid orders"],

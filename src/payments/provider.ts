@@ -23,9 +23,20 @@ export interface CreatePaymentResult {
   clientSecret?: string;
 }
 
+/** What cancelling an intent found: closed without capture, or too late (captured or being captured). */
+export type CancelOutcome = "canceled" | "captured";
+
+/**
+ * A payment provider. One intent per order: `createPayment` is idempotent per `paymentId` (the
+ * provider's own idempotency key is derived from it), `resumePayment` starts a new attempt on the
+ * same intent, `cancelPayment` closes it, `refund` is idempotent per `idempotencyKey`.
+ */
 export interface PaymentProvider {
   readonly name: "sandbox" | "stripe";
   createPayment(input: CreatePaymentInput): Promise<CreatePaymentResult>;
+  resumePayment(providerRef: string, input: CreatePaymentInput): Promise<CreatePaymentResult>;
+  cancelPayment(providerRef: string, paymentId: string): Promise<CancelOutcome>;
+  refund(input: { providerRef: string; paymentId: string; amountCents: number; idempotencyKey: string }): Promise<{ refundRef: string }>;
 }
 
 /** A failure worth retrying (network, timeout, 429, 5xx) vs. one that will not get better. */
@@ -41,15 +52,17 @@ export class ProviderError extends Error {
 /**
  * Breaker (shared per provider, a Durable Object) → timeout per attempt → up to
  * PROVIDER_MAX_ATTEMPTS with jittered exponential backoff (src/lib/backoff.ts) on retryable failures.
- * An open breaker answers at once with 503 + Retry-After.
+ * An open breaker answers at once with 503 + Retry-After. Every provider operation goes through here;
+ * operations that change state at the provider must be idempotent (they are: idempotency keys).
  */
-export async function callProvider(
+export async function callProvider<T>(
   env: Env,
   cfg: Config,
   log: Logger,
   provider: PaymentProvider,
-  input: CreatePaymentInput,
-): Promise<CreatePaymentResult> {
+  operation: string,
+  call: () => Promise<T>,
+): Promise<T> {
   const breaker = env.CIRCUIT_BREAKER.get(env.CIRCUIT_BREAKER.idFromName(`payments:${provider.name}`));
   let lastError: unknown;
   for (let attempt = 1; attempt <= cfg.PROVIDER_MAX_ATTEMPTS; attempt++) {
@@ -61,7 +74,7 @@ export async function callProvider(
       });
     }
     try {
-      const result = await withTimeout(provider.createPayment(input), cfg.PROVIDER_TIMEOUT_MS, `${provider.name} provider`);
+      const result = await withTimeout(call(), cfg.PROVIDER_TIMEOUT_MS, `${provider.name} provider`);
       await breaker.record(true, cfg.BREAKER_FAILURE_THRESHOLD);
       return result;
     } catch (err) {
@@ -71,6 +84,7 @@ export async function callProvider(
       log.warn("payment provider call failed", {
         component: "payments",
         provider: provider.name,
+        operation,
         attempt,
         retryable,
         breaker: state,

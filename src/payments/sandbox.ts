@@ -8,14 +8,14 @@ import { type CreatePaymentInput, type CreatePaymentResult, type PaymentProvider
 import { signStandardWebhook } from "./signatures.ts";
 
 export interface SandboxEvent {
-  type: "payment.succeeded" | "payment.failed" | "payment.refunded";
+  type: "payment.succeeded" | "payment.failed" | "payment.refunded" | "payment.canceled";
   data: Record<string, unknown>;
 }
 
 export interface SandboxOptions {
   delayMs: number;
-  /** Sends the signed webhook for `event` to this worker after `delayMs`, in the background. */
-  deliver: (event: SandboxEvent, delayMs: number) => void;
+  /** Sends the signed webhook for `event` to this worker after `delayMs`, in the background (absent: no webhooks, e.g. in a queue consumer). */
+  deliver?: (event: SandboxEvent, delayMs: number) => void;
   origin: string;
 }
 
@@ -36,23 +36,32 @@ export async function sandboxWebhook(secret: string, origin: string, event: Sand
 }
 
 export function sandboxProvider(opts: SandboxOptions): PaymentProvider {
+  /** One attempt on intent `providerRef`: the simulated customer does what `test_outcome` says. */
+  function attempt(providerRef: string, input: CreatePaymentInput): Promise<CreatePaymentResult> {
+    const outcome = input.testOutcome ?? "succeeded";
+    if (outcome === "provider_error") return Promise.reject(new ProviderError("sandbox: simulated 503 from the provider", true));
+    if (outcome === "provider_timeout") return new Promise<never>(() => {});
+    const data = {
+      payment_id: input.paymentId,
+      provider_ref: providerRef,
+      order_id: input.orderId,
+      amount_cents: input.amountCents,
+      currency: input.currency,
+      ...(outcome === "failed" ? { failure_code: "card_declined" } : {}),
+    };
+    opts.deliver?.(
+      { type: outcome === "failed" ? "payment.failed" : "payment.succeeded", data },
+      outcome === "delayed_success" ? opts.delayMs : 0,
+    );
+    return Promise.resolve({ providerRef, redirectUrl: `${opts.origin}/sandbox/checkout/${providerRef}` });
+  }
   return {
     name: "sandbox",
-    async createPayment(input: CreatePaymentInput): Promise<CreatePaymentResult> {
-      const outcome = input.testOutcome ?? "succeeded";
-      if (outcome === "provider_error") throw new ProviderError("sandbox: simulated 503 from the provider", true);
-      if (outcome === "provider_timeout") return new Promise<never>(() => {});
-      const providerRef = `sbx_pi_${input.paymentId.replaceAll("-", "")}`;
-      const type = outcome === "failed" ? "payment.failed" : "payment.succeeded";
-      const data = {
-        payment_id: input.paymentId,
-        provider_ref: providerRef,
-        order_id: input.orderId,
-        amount_cents: input.amountCents,
-        currency: input.currency,
-      };
-      opts.deliver({ type, data }, outcome === "delayed_success" ? opts.delayMs : 0);
-      return { providerRef, redirectUrl: `${opts.origin}/sandbox/checkout/${providerRef}` };
-    },
+    // The reference is derived from our payment id: creating twice gives the same intent, as at Stripe.
+    createPayment: (input) => attempt(`sbx_pi_${input.paymentId.replaceAll("-", "")}`, input),
+    resumePayment: (providerRef, input) => attempt(providerRef, input),
+    // The simulator keeps no state of its own: a cancel always finds the intent open, and a refund always goes through.
+    cancelPayment: async () => "canceled",
+    refund: async ({ paymentId }) => ({ refundRef: `sbx_re_${paymentId.replaceAll("-", "")}` }),
   };
 }

@@ -64,7 +64,12 @@ export const adminJobsRouter = createRouter()
     async (c) => {
       const result = await runJob(
         c.req.valid("param").name,
-        { db: () => c.get("dbFresh").orm(), cfg: c.get("config"), log: c.get("log").child({ actor: c.get("principal").userId }) },
+        {
+          db: () => c.get("dbFresh").orm(),
+          cfg: c.get("config"),
+          log: c.get("log").child({ actor: c.get("principal").userId }),
+          env: c.env,
+        },
         "admin",
       );
       return c.json(result, 200, { "Cache-Control": "no-store" });

@@ -79,7 +79,7 @@ export const adminQueueRouter = createRouter()
       path: "/stats",
       operationId: "adminQueueStats",
       tags: ["Admin"],
-      summary: "Webhook processing counts, oldest pending age, DLQ size",
+      summary: "Webhook events per status, RECEIVED backlog (oldest age, overdue for the sweeper), DLQ size",
       security,
       responses: {
         200: { description: "Stats", content: jsonContent(z.record(z.string(), z.number().nullable())) },
@@ -88,7 +88,7 @@ export const adminQueueRouter = createRouter()
       },
     }),
     async (c) =>
-      c.json((await webhookQueueStats(await c.get("dbFresh").orm())) as Record<string, number | null>, 200, {
+      c.json((await webhookQueueStats(await c.get("dbFresh").orm(), c.get("config"))) as Record<string, number | null>, 200, {
         "Cache-Control": "no-store",
       }),
   );

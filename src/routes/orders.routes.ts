@@ -2,8 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env.ts";
-import { tag } from "../lib/cache-tags.ts";
-import { bumpResourceGeneration, getPrivate, privateKey, putPrivate, resourceGeneration } from "../lib/private-cache.ts";
+import { getPrivate, orderResource, privateKey, putPrivate, resourceGeneration } from "../lib/private-cache.ts";
 import { IdParamSchema } from "../schemas/admin-catalog.ts";
 import { authResponses, IdempotencyKeyHeaders, jsonContent, problem, problemResponses } from "../schemas/common.ts";
 import {
@@ -14,8 +13,9 @@ import {
   OrderSchema,
   StatusChangeSchema,
 } from "../schemas/orders.ts";
-import { purgeTags } from "../services/cache-invalidation.ts";
+import { invalidateOrders, isOrderCacheable, orderCacheTags } from "../services/order-cache.service.ts";
 import { changeStatus, checkoutPolicy, orderPage, placeBulk, placeOrder, readOrder, toOrderDto } from "../services/orders.service.ts";
+import { intentCloser, paymentProvider } from "../services/payments.service.ts";
 import { createRouter } from "./router.ts";
 
 const security = [{ bearerAuth: [] }];
@@ -29,9 +29,12 @@ const errors = {
 
 const db = (c: Context<AppEnv>) => c.get("dbFresh").orm();
 
-async function invalidateOrder(c: Context<AppEnv>, id: string) {
-  await bumpResourceGeneration(new URL(c.req.url).origin, `orders/${id}`);
-  c.executionCtx.waitUntil(purgeTags(c.get("config"), c.get("log"), [tag.order(id)]).catch(() => {}));
+/** After a change: the next read here misses (generation bump, awaited); other locations by tag purge (background). */
+function invalidateOrder(c: Context<AppEnv>, id: string) {
+  return invalidateOrders(c.get("config"), c.get("log"), [id], {
+    origin: new URL(c.req.url).origin,
+    waitUntil: (p) => c.executionCtx.waitUntil(p),
+  });
 }
 
 export const ordersRouter = createRouter()
@@ -96,29 +99,29 @@ export const ordersRouter = createRouter()
       path: "/{id}",
       operationId: "getOrder",
       tags: ["Orders"],
-      summary: "One order (owner or ADMIN; others 404). Short edge cache, X-Cache HIT|MISS",
+      summary: "One order (owner or ADMIN; others 404). Short edge cache past payment: X-Cache HIT|MISS, BYPASS while PENDING or PAID",
       security,
       request: { params: IdParamSchema },
       responses: { 200: { description: "The order", content: jsonContent(OrderSchema) }, ...errors },
     }),
     async (c) => {
-      const { id } = c.req.valid("param");
+      // Uuids are case-insensitive: one spelling for the key, the generation and the tag.
+      const id = c.req.valid("param").id.toLowerCase();
       const p = c.get("principal");
       const origin = new URL(c.req.url).origin;
       const ttl = c.get("config").ORDER_CACHE_TTL_SEC;
-      const key = privateKey(
-        origin,
-        `orders/${id}`,
-        await resourceGeneration(origin, `orders/${id}`),
-        p.role === "ADMIN" ? "ADMIN" : p.userId,
-      );
-      const headers = { "Cache-Control": "private, no-cache", "Cache-Tag": tag.order(id) };
+      const resource = orderResource(id);
+      const key = privateKey(origin, resource, await resourceGeneration(origin, resource), p.role === "ADMIN" ? "ADMIN" : p.userId);
+      const headers = { "Cache-Control": "private, no-cache", "Content-Type": "application/json" };
       const cached = ttl > 0 ? await getPrivate(key) : null;
       // The cached bytes are already the JSON document: sent as-is (typed as the route's JSON response).
-      if (cached) return c.body(cached, 200, { ...headers, "Content-Type": "application/json", "X-Cache": "HIT" }) as never;
-      const body = JSON.stringify(toOrderDto(await readOrder(await db(c), id, p)));
-      if (ttl > 0) c.executionCtx.waitUntil(putPrivate(key, body, ttl).catch(() => {}));
-      return c.body(body, 200, { ...headers, "Content-Type": "application/json", "X-Cache": "MISS" }) as never;
+      if (cached) return c.body(cached, 200, { ...headers, "X-Cache": "HIT" }) as never;
+      const order = toOrderDto(await readOrder(await db(c), id, p));
+      const body = JSON.stringify(order);
+      // PENDING and PAID change without a request (webhooks, expiry): never stored (src/services/order-cache.service.ts).
+      const store = ttl > 0 && isOrderCacheable(order.status);
+      if (store) c.executionCtx.waitUntil(putPrivate(key, body, ttl, orderCacheTags(id)).catch(() => {}));
+      return c.body(body, 200, { ...headers, "X-Cache": store ? "MISS" : "BYPASS" }) as never;
     },
   )
   .openapi(
@@ -137,7 +140,12 @@ export const ordersRouter = createRouter()
     async (c) => {
       const { id } = c.req.valid("param");
       const { status, version, reason } = c.req.valid("json");
-      const { order } = await changeStatus(await db(c), id, status, version, c.get("principal"), reason ?? null);
+      const cfg = c.get("config");
+      const log = c.get("log");
+      // Cancelling closes the order's open payment intent at the provider first.
+      const provider = paymentProvider(cfg, { origin: new URL(c.req.url).origin, log });
+      const closeIntent = intentCloser({ env: c.env, cfg, log, provider });
+      const { order } = await changeStatus(await db(c), id, status, version, c.get("principal"), reason ?? null, closeIntent);
       await invalidateOrder(c, id);
       return c.json(toOrderDto(order), 200);
     },

@@ -18,9 +18,17 @@ export const PaymentSchema = z
     payment_id: z.string().uuid(),
     order_id: z.string().uuid(),
     provider: z.enum(["sandbox", "stripe"]),
-    status: z.enum(paymentStatus.enumValues),
+    status: z.enum(paymentStatus.enumValues).openapi({
+      description:
+        "INITIATED: open (a failed attempt leaves it open; pay again to retry the same intent). SUCCEEDED: captured. REFUNDED: fully refunded. FAILED: closed without capture.",
+    }),
     amount_cents: z.number().int(),
     currency: z.string(),
+    amount_refunded_cents: z.number().int().optional(),
+    /** Which attempt on this intent the response is about (POST), or how many failed so far (GET). */
+    attempt: z.number().int().min(1).optional(),
+    failed_attempts: z.number().int().min(0).optional(),
+    last_failure: z.string().nullable().optional(),
     redirect_url: z.string().optional(),
     client_secret: z.string().optional(),
   })

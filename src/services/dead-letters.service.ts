@@ -1,6 +1,6 @@
 /**
- * Dead letters: recorded by the DLQ consumer (visible, replayable), listed and replayed by
- * ADMIN. Replays cannot double-apply: settlement is idempotent per webhook event.
+ * Dead letters: what the DLQ consumer keeps (visible, replayable), listed and replayed by ADMIN.
+ * Replays cannot double-apply: settlement is idempotent per webhook event.
  */
 import { PaymentEventMessage } from "../../queues/messages.ts";
 import type { Drizzle } from "../db/client.ts";
@@ -8,11 +8,11 @@ import {
   claimForReplay,
   type DeadLetterRow,
   listDeadLetters,
-  markWebhookDead,
   queueStats,
   reopenWebhookEvent,
   upsertDeadLetter,
 } from "../db/payments.repo.ts";
+import { countRequeue, eventState, overdueCount, parkWebhookEvent } from "../db/webhook-events.repo.ts";
 import { keysetPage, PG_TIMESTAMP, readKeyset } from "../lib/cursor.ts";
 import { ApiError } from "../lib/problem.ts";
 
@@ -23,18 +23,66 @@ const toDto = (r: DeadLetterRow & { seen_key?: string }): DeadLetterDto => {
   return rest;
 };
 
-/** Called by the DLQ consumer for each message: marks its webhook event FAILED and records the letter. */
-export async function recordDeadLetter(db: Drizzle, queue: string, msg: { id: string; body: unknown }) {
+/**
+ * An event whose message dies this many times (re-queues and failed settlements, `attempts`)
+ * without any settlement failure being recorded is parked rather than sent back again: something
+ * crashes its consumer, and it must become visible instead of looping.
+ */
+export const MAX_SILENT_REQUEUES = 10;
+
+export type DeadLetterOutcome = "parked" | "requeued" | "dropped";
+
+/**
+ * What the DLQ consumer does with one message (it acks it afterwards; anything thrown means "not
+ * stored": retry later). The webhook_events row decides:
+ * - applied (PROCESSED / IGNORED), e.g. by a copy the sweeper queued: dropped, nothing to keep;
+ * - RECEIVED with no settlement failure recorded: it never reached settlement (its consumer could
+ *   not reach Postgres), nothing is wrong with it: sent back to the payment-events queue;
+ * - otherwise (a recorded failure, a malformed message, an unknown event): parked in `dead_letters`
+ *   (the event marked FAILED) for an ADMIN to replay.
+ */
+export async function handleDeadLetter(
+  db: Drizzle,
+  mainQueue: Queue<PaymentEventMessage>,
+  source: string,
+  msg: { id: string; body: unknown },
+): Promise<{ outcome: DeadLetterOutcome; key: string; attempts?: number | undefined; status?: string | undefined }> {
   const parsed = PaymentEventMessage.safeParse(msg.body);
-  const failure = parsed.success ? await markWebhookDead(db, parsed.data.webhook_event_id) : null;
+  if (!parsed.success) {
+    await upsertDeadLetter(db, {
+      queue: source,
+      messageKey: `message:${msg.id}`,
+      body: msg.body ?? null,
+      attempts: 0,
+      lastError: "malformed message",
+    });
+    return { outcome: "parked", key: msg.id };
+  }
+  const m = parsed.data;
+  const state = await eventState(db, m.webhook_event_id);
+  const status = state?.status;
+  if (status === "PROCESSED" || status === "IGNORED") return { outcome: "dropped", key: m.event_id, attempts: state?.attempts, status };
+  if (state && status === "RECEIVED" && state.last_error === null && state.attempts < MAX_SILENT_REQUEUES) {
+    if (!(await countRequeue(db, m.webhook_event_id))) return { outcome: "dropped", key: m.event_id, status: "changed meanwhile" };
+    await mainQueue.send(m, { contentType: "json" });
+    return { outcome: "requeued", key: m.event_id, attempts: state.attempts + 1, status };
+  }
+  const failure =
+    status === "RECEIVED"
+      ? ((await parkWebhookEvent(
+          db,
+          m.webhook_event_id,
+          `re-queued ${state?.attempts} times and never reached settlement (its consumer could not reach Postgres, or crashed)`,
+        )) ?? state)
+      : state;
   await upsertDeadLetter(db, {
-    queue,
-    messageKey: parsed.success ? `webhook:${parsed.data.webhook_event_id}` : `message:${msg.id}`,
-    body: msg.body ?? null,
+    queue: source,
+    messageKey: `webhook:${m.webhook_event_id}`,
+    body: msg.body,
     attempts: failure?.attempts ?? 0,
-    lastError: failure?.last_error ?? (parsed.success ? null : "malformed message"),
+    lastError: failure?.last_error ?? (state ? null : "webhook event not found"),
   });
-  return { key: parsed.success ? parsed.data.event_id : msg.id, attempts: failure?.attempts };
+  return { outcome: "parked", key: m.event_id, attempts: failure?.attempts, status };
 }
 
 export async function deadLetterPage(
@@ -65,6 +113,7 @@ export async function replayDeadLetters(
   return rows.map(toDto);
 }
 
-export function webhookQueueStats(db: Drizzle) {
-  return queueStats(db);
+/** Events per status, the RECEIVED backlog's oldest age and how much of it is overdue (the sweeper's work), DLQ size. */
+export async function webhookQueueStats(db: Drizzle, cfg: { WEBHOOK_SWEEP_AFTER_SEC: number }) {
+  return { ...(await queueStats(db)), received_overdue: await overdueCount(db, cfg.WEBHOOK_SWEEP_AFTER_SEC) };
 }

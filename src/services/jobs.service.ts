@@ -10,14 +10,30 @@ import type { Drizzle } from "../db/client.ts";
 import { deleteExpiredBatch, type RetainedTable } from "../db/retention.repo.ts";
 import { errorFields, type Logger } from "../lib/logger.ts";
 import { ApiError } from "../lib/problem.ts";
+import { invalidateOrders } from "./order-cache.service.ts";
 import { expireOrders } from "./orders.service.ts";
+import { intentCloser, paymentProvider, retryPendingRefunds } from "./payments.service.ts";
+import { sweepWebhookEvents } from "./webhooks.service.ts";
 
 type Counts = Record<string, number>;
 
-interface JobContext {
-  db: Drizzle;
+/** What a job run needs from its caller (the Cron Trigger, or the admin route). */
+export interface JobDeps {
+  db: () => Promise<Drizzle>;
   cfg: Config;
+  log: Logger;
+  /** Bindings: the payment-events queue (the sweeper), the circuit breakers (provider calls). */
+  env: Env;
+}
+
+interface JobContext extends Omit<JobDeps, "db"> {
+  db: Drizzle;
   deadline: number;
+}
+
+/** Provider calls from a job: through the same breaker/timeout/retries as the API; no webhooks sent. */
+function paymentDeps(ctx: JobContext) {
+  return { db: ctx.db, env: ctx.env, cfg: ctx.cfg, log: ctx.log, provider: paymentProvider(ctx.cfg, { origin: "", log: ctx.log }) };
 }
 
 interface Job {
@@ -39,8 +55,30 @@ async function purge(ctx: JobContext, table: RetainedTable, retentionSec: number
 export const JOBS = {
   "order-expiry": {
     description: "Cancels unpaid PENDING orders past expires_at and restocks them (not while a payment is in flight).",
-    run: ({ db, cfg, deadline }) =>
-      expireOrders(db, { inFlightSec: cfg.PAYMENT_IN_FLIGHT_MAX_SEC, batchSize: cfg.JOB_BATCH_SIZE, deadline }),
+    run: async (ctx) => {
+      const { db, cfg, log, deadline } = ctx;
+      const { expired_ids, ...counts } = await expireOrders(db, {
+        inFlightSec: cfg.PAYMENT_IN_FLIGHT_MAX_SEC,
+        batchSize: cfg.JOB_BATCH_SIZE,
+        deadline,
+        // An idle open intent is closed at its provider before its order is cancelled.
+        closeIntent: intentCloser(paymentDeps(ctx)),
+        log,
+      });
+      await invalidateOrders(cfg, log, expired_ids);
+      return counts;
+    },
+  },
+  "webhook-sweep": {
+    description:
+      "Queues again the webhook events still RECEIVED WEBHOOK_SWEEP_AFTER_SEC after they arrived (their message was lost), at most once per that interval: the final safety net of the payment-events queue.",
+    run: ({ db, cfg, log, env, deadline }) =>
+      sweepWebhookEvents(db, env.PAYMENT_EVENTS, log, { afterSec: cfg.WEBHOOK_SWEEP_AFTER_SEC, batchSize: cfg.JOB_BATCH_SIZE, deadline }),
+  },
+  "refund-retry": {
+    description:
+      "Refunds surplus captures whose refund the provider refused or did not answer (payment_anomalies with refund_status pending).",
+    run: (ctx) => retryPendingRefunds(paymentDeps(ctx), { batchSize: ctx.cfg.JOB_BATCH_SIZE, deadline: ctx.deadline }),
   },
   retention: {
     description: "Deletes idle login counters, finished webhook events and published outbox rows past their retention.",
@@ -60,7 +98,7 @@ export const JOB_NAMES = Object.keys(JOBS) as [JobName, ...JobName[]];
  * (checked by scripts/check-crons.ts in `npm run lint`).
  */
 export const SCHEDULE: Record<string, JobName[]> = {
-  "* * * * *": ["order-expiry"],
+  "* * * * *": ["webhook-sweep", "refund-retry", "order-expiry"],
   "17 3 * * *": ["retention"],
 };
 
@@ -70,12 +108,18 @@ export interface JobResult {
   duration_ms: number;
 }
 
-export async function runJob(name: string, deps: { db: () => Promise<Drizzle>; cfg: Config; log: Logger }, trigger: string) {
+export async function runJob(name: string, deps: JobDeps, trigger: string) {
   if (!Object.hasOwn(JOBS, name)) throw new ApiError("not_found", `No job is called '${name}' (known: ${JOB_NAMES.join(", ")}).`);
   const job = name as JobName;
   const started = Date.now();
   try {
-    const counts = await JOBS[job].run({ db: await deps.db(), cfg: deps.cfg, deadline: started + deps.cfg.JOB_TIME_BUDGET_MS });
+    const counts = await JOBS[job].run({
+      db: await deps.db(),
+      cfg: deps.cfg,
+      log: deps.log,
+      env: deps.env,
+      deadline: started + deps.cfg.JOB_TIME_BUDGET_MS,
+    });
     const result: JobResult = { job, counts, duration_ms: Date.now() - started };
     deps.log.info("job finished", { component: "jobs", trigger, ...result });
     return result;
@@ -90,7 +134,7 @@ export async function runJob(name: string, deps: { db: () => Promise<Drizzle>; c
  * failing job does not stop the others; the invocation still fails afterwards, so the Cron
  * Trigger's history shows it.
  */
-export async function runScheduled(cron: string, deps: Parameters<typeof runJob>[1]): Promise<JobResult[]> {
+export async function runScheduled(cron: string, deps: JobDeps): Promise<JobResult[]> {
   const names = SCHEDULE[cron];
   if (!names) throw new Error(`no job is scheduled for cron "${cron}"`);
   const results: JobResult[] = [];

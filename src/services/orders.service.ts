@@ -21,7 +21,9 @@ import {
   restockOrder,
   updateOrderStatus,
 } from "../db/orders.repo.ts";
+import { closePayment, findOpenPayment, lockOpenPayment, type PaymentRow } from "../db/payments.repo.ts";
 import { keysetPage, PG_TIMESTAMP, readKeyset } from "../lib/cursor.ts";
+import { errorFields, type Logger } from "../lib/logger.ts";
 import { ApiError, type FieldError } from "../lib/problem.ts";
 import type { Principal } from "../lib/tokens.ts";
 import type { OrderCreate, OrderListQuery, OrderStatus } from "../schemas/orders.ts";
@@ -176,14 +178,22 @@ async function createInTx(tx: Drizzle, userId: string, input: OrderCreate, actor
     eventType: "order.created",
     payload: { order_id: orderId, user_id: userId, status: "PENDING", currency: locked[0]?.currency, total_cents: subtotal, items },
   });
+  if (subtotal === 0) {
+    // Nothing to pay (no provider takes a zero amount): the order is paid at checkout, as SYSTEM.
+    const created = await lockOrder(tx, orderId);
+    if (created) await transitionOrder(tx, created, "PAID", { actor: null, reason: "nothing to pay (total 0)", payload: { free: true } });
+  }
   return { orderId, replayed: false };
 }
 
 /** Stock is reserved in the same transaction as the order (rows locked, checked, decremented). */
 export async function placeOrder(db: Drizzle, userId: string, input: OrderCreate, actor: Principal, policy: CheckoutPolicy) {
   try {
-    const res = await db.transaction((tx) => createInTx(tx, userId, input, actor, policy));
-    return { order: (await getOrder(db, res.orderId)) as OrderRecord, replayed: res.replayed };
+    // Read back inside the transaction: once it commits, nothing is left that could fail (a 5xx means nothing happened).
+    return await db.transaction(async (tx) => {
+      const res = await createInTx(tx, userId, input, actor, policy);
+      return { order: (await getOrder(tx, res.orderId)) as OrderRecord, replayed: res.replayed };
+    });
   } catch (err) {
     if (!(err instanceof ClientTokenTaken) || !input.client_token) throw err;
     // A concurrent request with the same client_token won the race: ours rolled back; return theirs.
@@ -205,7 +215,7 @@ export async function placeBulk(
     known.has(o.user_id) ? [] : [{ field: `orders.${i}.user_id`, in: "body" as const, code: "not_found", message: "no such user" }],
   );
   if (missing.length) throw new ApiError("validation_error", "Unknown customers; nothing was ordered.", { errors: missing });
-  const ids = await db.transaction(async (tx) => {
+  return db.transaction(async (tx) => {
     const out: { orderId: string; replayed: boolean }[] = [];
     for (const [i, o] of orders.entries()) {
       try {
@@ -224,12 +234,11 @@ export async function placeBulk(
         throw err;
       }
     }
-    return out;
+    return getOrders(
+      tx,
+      out.map((r) => r.orderId),
+    );
   });
-  return getOrders(
-    db,
-    ids.map((r) => r.orderId),
-  );
 }
 
 /** Owner or ADMIN; anyone else (and a missing id) gets the same 404. */
@@ -296,8 +305,43 @@ export function lockOrder(tx: Drizzle, id: string): Promise<OrderRecord | null> 
 }
 
 /**
+ * Closes an order's open payment intent at the provider before the order is cancelled: "canceled"
+ * when it is closed (or never reached the provider), "blocked" when an attempt is running or the
+ * money is captured or being captured (then the order must not be cancelled: it will be PAID).
+ */
+export type IntentCloser = (p: PaymentRow) => Promise<"canceled" | "blocked">;
+
+const paymentInProgress = () =>
+  new ApiError("payment_in_progress", "A payment for this order is in progress; it cannot be cancelled now.", {
+    headers: { "Retry-After": "5" },
+  });
+
+/** Without a provider at hand, only an intent that never reached the provider (and no attempt is running) can be closed. */
+const closeLocally: IntentCloser = async (p) => (p.leased || p.provider_ref ? "blocked" : "canceled");
+
+/**
+ * Cancels with the order's open intent closed first (outside any transaction: it is a provider
+ * call); the cancelling transaction then closes the payment row, and refuses if another attempt
+ * opened one meanwhile. Returns the payment id closed, if any.
+ */
+async function closeOpenIntent(db: Drizzle, orderId: string, closeIntent: IntentCloser): Promise<string | null> {
+  const open = await findOpenPayment(db, orderId);
+  if (!open) return null;
+  if ((await closeIntent(open)) === "blocked") throw paymentInProgress();
+  return open.id;
+}
+
+async function closePaymentInTx(tx: Drizzle, orderId: string, closedId: string | null, why: string): Promise<void> {
+  const open = await lockOpenPayment(tx, orderId);
+  if (!open) return;
+  if (open.id !== closedId) throw paymentInProgress();
+  await closePayment(tx, open.id, why);
+}
+
+/**
  * Optimistic locking (`version`) plus the transition table. ADMIN may make any allowed
- * transition; the owner may only cancel their PENDING order.
+ * transition; the owner may only cancel their PENDING order. Cancelling closes the order's open
+ * payment intent at the provider first (`closeIntent`); a capture already under way → 409 payment_in_progress.
  */
 export async function changeStatus(
   db: Drizzle,
@@ -306,9 +350,9 @@ export async function changeStatus(
   expectedVersion: number | null,
   actor: Principal,
   reason: string | null,
+  closeIntent: IntentCloser = closeLocally,
 ) {
-  const { restocked } = await db.transaction(async (tx) => {
-    const order = await lockOrder(tx, id);
+  const check = (order: OrderRecord | null): OrderRecord => {
     if (!order || (actor.role !== "ADMIN" && order.user_id !== actor.userId)) throw new ApiError("not_found", "No order with that id.");
     if (actor.role !== "ADMIN" && to !== "CANCELLED")
       throw new ApiError("forbidden", "Customers may only cancel their own pending orders.");
@@ -317,35 +361,62 @@ export async function changeStatus(
         extra: { current_version: order.version, current_status: order.status },
       });
     }
-    return transitionOrder(tx, order, to, { actor, reason });
+    const from = order.status as OrderStatus;
+    if (!canTransition(from, to)) {
+      throw new ApiError("invalid_transition", `An order cannot go from ${from} to ${to}.`, {
+        extra: { current_status: from, allowed: TRANSITIONS[from] },
+      });
+    }
+    return order;
+  };
+  // Checked before any provider call, and again under the lock.
+  check(await getOrder(db, id));
+  const closed = to === "CANCELLED" ? await closeOpenIntent(db, id, closeIntent) : null;
+  return db.transaction(async (tx) => {
+    const order = check(await lockOrder(tx, id));
+    if (to === "CANCELLED") await closePaymentInTx(tx, id, closed, "cancelled with its order");
+    const { restocked } = await transitionOrder(tx, order, to, { actor, reason });
+    return { order: (await getOrder(tx, id)) as OrderRecord, restocked };
   });
-  return { order: (await getOrder(db, id)) as OrderRecord, restocked };
 }
 
 /**
  * Order expiry (a scheduled job): cancels unpaid PENDING orders past `expires_at`, restocking
- * them, as SYSTEM, one transaction per order, re-checked under the order's lock. Idempotent and
- * safe to run concurrently; bounded by `limit` and the deadline (the next run continues).
+ * them, as SYSTEM, one transaction per order, re-checked under the order's lock. An order whose
+ * payment is in flight is left alone; an idle open intent is closed at the provider first. Idempotent
+ * and safe to run concurrently; bounded by `batchSize` and the deadline (the next run continues).
  */
 export async function expireOrders(
   db: Drizzle,
-  opts: { inFlightSec: number; batchSize: number; deadline: number },
-): Promise<{ expired: number; restocked_units: number; skipped: number }> {
-  const out = { expired: 0, restocked_units: 0, skipped: 0 };
+  opts: { inFlightSec: number; batchSize: number; deadline: number; closeIntent?: IntentCloser; log?: Logger },
+): Promise<{ expired: number; restocked_units: number; skipped: number; expired_ids: string[] }> {
+  const out = { expired: 0, restocked_units: 0, skipped: 0, expired_ids: [] as string[] };
+  const skipped = new Set<string>();
   while (Date.now() < opts.deadline) {
-    const ids = await expiredOrderIds(db, opts.inFlightSec, opts.batchSize);
+    const ids = (await expiredOrderIds(db, opts.inFlightSec, opts.batchSize + skipped.size)).filter((id) => !skipped.has(id));
     for (const id of ids) {
       if (Date.now() >= opts.deadline) break;
-      const done = await db.transaction(async (tx) => {
-        const order = await lockOrder(tx, id);
-        if (!order || !(await isExpirable(tx, id, opts.inFlightSec))) return null;
-        await transitionOrder(tx, order, "CANCELLED", { actor: null, reason: "payment window expired", payload: { expired: true } });
-        return order.items.reduce((n, it) => n + it.qty, 0);
-      });
-      if (done === null) out.skipped++;
-      else {
+      let done: number | null = null;
+      try {
+        const closed = await closeOpenIntent(db, id, opts.closeIntent ?? closeLocally);
+        done = await db.transaction(async (tx) => {
+          const order = await lockOrder(tx, id);
+          if (!order || !(await isExpirable(tx, id, opts.inFlightSec))) return null;
+          await closePaymentInTx(tx, id, closed, "order expired unpaid");
+          await transitionOrder(tx, order, "CANCELLED", { actor: null, reason: "payment window expired", payload: { expired: true } });
+          return order.items.reduce((n, it) => n + it.qty, 0);
+        });
+      } catch (err) {
+        // A capture under way, or the provider unreachable: the next run looks again.
+        opts.log?.warn("order not expired this run", { component: "jobs", order_id: id, ...errorFields(err) });
+      }
+      if (done === null) {
+        out.skipped++;
+        skipped.add(id);
+      } else {
         out.expired++;
         out.restocked_units += done;
+        out.expired_ids.push(id);
       }
     }
     if (ids.length < opts.batchSize) break;

@@ -1,13 +1,16 @@
 /**
  * Inbound payment webhooks: verify the signature on the raw body, then rate-limit (verified per
  * provider, unverified per client IP), store the event once per (provider, event id), queue it for
- * settlement. The provider gets 202 when stored and queued, 200 for a duplicate, 400 for a signed
- * body we could never store, and a retryable 503 when the queue refused (nothing is left behind).
+ * settlement. The provider gets 202 when stored and queued (a redelivery of an event not applied
+ * yet is queued again: 202 too), 200 for a duplicate of an applied one, 400 for a signed body we
+ * could never store, and a retryable 503 when the queue refused (the stored row stays RECEIVED:
+ * the provider's retry, or the sweeper, queues it).
  */
 import type { PaymentEventMessage } from "../../queues/messages.ts";
 import type { Config } from "../config.ts";
 import type { Drizzle } from "../db/client.ts";
-import { deleteWebhookEvent, insertWebhookEvent } from "../db/payments.repo.ts";
+import { insertWebhookEvent } from "../db/payments.repo.ts";
+import { claimOverdueEvents, reopenForRedelivery } from "../db/webhook-events.repo.ts";
 import { parseJsonChecked } from "../lib/input-rules.ts";
 import { errorFields, type Logger } from "../lib/logger.ts";
 import { ApiError } from "../lib/problem.ts";
@@ -69,7 +72,7 @@ export async function receiveWebhook(
     admit: (verified: boolean) => Promise<void>;
   },
   d: WebhookDelivery,
-): Promise<{ duplicate: true } | { duplicate: false; id: string }> {
+): Promise<{ duplicate: true } | { duplicate: false; id: string; requeued: boolean }> {
   const { log } = deps;
   const { provider } = d;
   const check = await verify(deps.cfg, d);
@@ -88,15 +91,73 @@ export async function receiveWebhook(
   }
   const db = await deps.db();
   const stored = await insertWebhookEvent(db, { provider, eventId, type: event.type, payload: event });
-  if (!stored) return { duplicate: true };
-  const message: PaymentEventMessage = { kind: "payment-event", webhook_event_id: stored, provider, event_id: eventId };
+  let id = stored;
+  if (!id) {
+    // Seen before. Applied (or deliberately ignored): a no-op. Not applied yet (RECEIVED: its message may be
+    // lost; FAILED: dead-lettered, now reopened): the provider is telling us it still matters, so queue it again.
+    const prior = await reopenForRedelivery(db, provider, eventId);
+    if (!prior || prior.status === "PROCESSED" || prior.status === "IGNORED") return { duplicate: true };
+    id = prior.id;
+    log.info("webhook redelivered before it was applied: queued again", {
+      component: "webhooks",
+      provider,
+      event_id: eventId,
+      status: prior.status,
+    });
+  }
+  const message: PaymentEventMessage = { kind: "payment-event", webhook_event_id: id, provider, event_id: eventId };
   try {
     await deps.queue.send(message, { contentType: "json" });
   } catch (err) {
-    // Not queued: forget it and make the provider retry (a stored-but-unqueued event would be a 200 no-op forever).
-    await deleteWebhookEvent(db, stored);
+    // The row stays RECEIVED: the provider's retry (503 below) queues it again, and the sweeper would anyway.
     log.error("webhook enqueue failed", { component: "webhooks", provider, event_id: eventId, ...errorFields(err) });
     throw new ApiError("service_unavailable", "Could not queue the event; retry.", { headers: { "Retry-After": "5" } });
   }
-  return { duplicate: false, id: stored };
+  return { duplicate: false, id, requeued: !stored };
+}
+
+/** Queues accept at most 100 messages per sendBatch. */
+const SEND_BATCH_MAX = 100;
+
+/**
+ * The sweeper: queues again the RECEIVED events that are overdue (claimOverdueEvents: older than
+ * `afterSec`, repeats spaced by `afterSec`), in batches of `batchSize` until none is left or the
+ * deadline passes. Claim and send share a transaction: if the queue refuses, nothing is marked and
+ * the next run retries. Re-queueing an event twice is harmless (settlement is idempotent per event).
+ */
+export async function sweepWebhookEvents(
+  db: Drizzle,
+  queue: Queue<PaymentEventMessage>,
+  log: Logger,
+  opts: { afterSec: number; batchSize: number; deadline: number },
+): Promise<{ requeued: number; batches: number }> {
+  const out = { requeued: 0, batches: 0 };
+  while (Date.now() < opts.deadline) {
+    const n = await db.transaction(async (tx) => {
+      const due = await claimOverdueEvents(tx, opts.afterSec, opts.batchSize);
+      for (let i = 0; i < due.length; i += SEND_BATCH_MAX) {
+        const messages = due.slice(i, i + SEND_BATCH_MAX).map((e) => ({
+          body: { kind: "payment-event", webhook_event_id: e.id, provider: e.provider, event_id: e.event_id } satisfies PaymentEventMessage,
+          contentType: "json" as const,
+        }));
+        try {
+          await queue.sendBatch(messages);
+        } catch (err) {
+          log.error("webhook sweep: the queue refused the batch", { component: "jobs", events: messages.length, ...errorFields(err) });
+          throw new ApiError(
+            "service_unavailable",
+            "The payment-events queue refused the sweep; nothing was marked, the next run retries.",
+            {
+              headers: { "Retry-After": "60" },
+            },
+          );
+        }
+      }
+      return due.length;
+    });
+    if (n) out.batches++;
+    out.requeued += n;
+    if (n < opts.batchSize) break;
+  }
+  return out;
 }
