@@ -4,15 +4,7 @@ import { loadConfig } from "../src/config.ts";
 import { createLogger } from "../src/lib/logger.ts";
 import type { ProductDto } from "../src/schemas/catalog.ts";
 import { purgeTags } from "../src/services/cache-invalidation.ts";
-import { apiSettled, createUser, jsonInit, uniqueSuffix } from "./helpers.ts";
-
-const ZONE = "0123456789abcdef0123456789abcdef";
-const purgeEnv = {
-  ...env,
-  CLOUDFLARE_ZONE_ID: ZONE,
-  CLOUDFLARE_API_TOKEN: "test-purge-token-0123456789",
-  CLOUDFLARE_API_BASE: "https://purge.stub/client/v4",
-};
+import { apiSettled, createUser, jsonInit, purgeEnv, uniqueSuffix, ZONE } from "./helpers.ts";
 
 afterEach(() => vi.restoreAllMocks());
 

@@ -1,5 +1,5 @@
 /** Shared test helpers: call the worker, talk to the test database, check problem documents. */
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import pg from "pg";
 import { expect } from "vitest";
@@ -19,6 +19,22 @@ export async function apiSettled(path: string, init?: RequestInit, bindings: Env
   await waitOnExecutionContext(ctx);
   return res;
 }
+
+/** Runs the Cron Trigger `cron` through the worker's real `scheduled()` entry and waits for it. */
+export async function runCron(cron: string, bindings: Env = env): Promise<void> {
+  const ctx = createExecutionContext();
+  await worker.scheduled?.(createScheduledController({ cron, scheduledTime: Date.now() }), bindings, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+/** Bindings with zone purge by Cache-Tag configured, against a stub API (tests mock fetch for it). */
+export const ZONE = "0123456789abcdef0123456789abcdef";
+export const purgeEnv = {
+  ...env,
+  CLOUDFLARE_ZONE_ID: ZONE,
+  CLOUDFLARE_API_TOKEN: "test-purge-token-0123456789",
+  CLOUDFLARE_API_BASE: "https://purge.stub/client/v4",
+} as Env;
 
 /** A direct connection to the test database (bypassing the API), closed by the caller. */
 export async function connect(): Promise<pg.Client> {

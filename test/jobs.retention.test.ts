@@ -1,18 +1,12 @@
 /** Defect: tables that only grow. The retention job deletes what is past retention, in batches, and nothing else. */
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import worker from "../src/index.ts";
-import { sql, uniqueSuffix } from "./helpers.ts";
+import { runCron, sql, uniqueSuffix } from "./helpers.ts";
 
 /** Batches of 2, so five old rows take several batches in one run. */
 const bindings = { ...env, JOB_BATCH_SIZE: "2" } as Env;
 
-async function runRetention() {
-  const ctx = createExecutionContext();
-  await worker.scheduled?.(createScheduledController({ cron: "17 3 * * *", scheduledTime: Date.now() }), bindings, ctx);
-  await waitOnExecutionContext(ctx);
-}
+const runRetention = () => runCron("17 3 * * *", bindings);
 
 const exists = async (table: string, column: string, value: string) =>
   (await sql(`SELECT 1 FROM ${table} WHERE ${column} = $1`, [value])).length === 1;

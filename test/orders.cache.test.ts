@@ -5,13 +5,7 @@
  * API call (PENDING, PAID: webhooks and the expiry job) are never cached; stored entries carry
  * `Cache-Tag: order:<id>`; ids are lower-cased; settlement and expiry purge the tag.
  */
-import {
-  createExecutionContext,
-  createMessageBatch,
-  createScheduledController,
-  getQueueResult,
-  waitOnExecutionContext,
-} from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { PaymentEventMessage } from "../queues/messages.ts";
@@ -20,19 +14,12 @@ import worker from "../src/index.ts";
 import { createLogger } from "../src/lib/logger.ts";
 import { invalidateOrders } from "../src/services/order-cache.service.ts";
 import type { OrderDto } from "../src/services/orders.service.ts";
-import { apiSettled, createUser, jsonInit, sql, type TestUser } from "./helpers.ts";
+import { apiSettled, createUser, jsonInit, purgeEnv, runCron, sql, type TestUser } from "./helpers.ts";
 import { makeProduct } from "./orders.helpers.ts";
 
 afterEach(() => vi.restoreAllMocks());
 
 const admin = await createUser("ADMIN");
-const ZONE = "0123456789abcdef0123456789abcdef";
-const purgeEnv = {
-  ...env,
-  CLOUDFLARE_ZONE_ID: ZONE,
-  CLOUDFLARE_API_TOKEN: "test-purge-token-0123456789",
-  CLOUDFLARE_API_BASE: "https://purge.stub/client/v4",
-} as Env;
 
 /** Records zone purge calls (everything else goes out as usual). */
 function purgeCalls() {
@@ -160,9 +147,7 @@ describe("private order cache (issue 12, item 9)", () => {
     const expiring = await newOrder(u, { ...purgeEnv, ORDER_PAYMENT_WINDOW_SEC: "1" } as Env);
     await new Promise((r) => setTimeout(r, 1100));
     calls.length = 0;
-    const ctx = createExecutionContext();
-    await worker.scheduled?.(createScheduledController({ cron: "* * * * *", scheduledTime: Date.now() }), purgeEnv, ctx);
-    await waitOnExecutionContext(ctx);
+    await runCron("* * * * *", purgeEnv);
     const [row] = await sql<{ status: string }>("SELECT status::text AS status FROM orders WHERE id = $1", [expiring.id]);
     expect(row?.status).toBe("CANCELLED");
     expect(calls.flat()).toContain(`order:${expiring.id}`);

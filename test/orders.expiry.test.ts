@@ -3,11 +3,9 @@
  * at once and nothing ever released it. Unpaid orders now expire (a scheduled job cancels and
  * restocks them), and per-customer caps bound what unpaid orders may hold.
  */
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import worker from "../src/index.ts";
-import { api, apiSettled, createUser, expectProblem, jsonInit, sql, type TestUser } from "./helpers.ts";
+import { api, apiSettled, createUser, expectProblem, jsonInit, runCron, sql, type TestUser } from "./helpers.ts";
 import { makeProduct, stockOf } from "./orders.helpers.ts";
 
 type Order = { id: string; status: string; expires_at: string | null; created_at: string; version: number };
@@ -18,12 +16,6 @@ const SHORT = withVars({ ORDER_PAYMENT_WINDOW_SEC: "1" });
 
 function order(user: TestUser, items: { sku: string; qty: number }[], bindings: Env = env) {
   return apiSettled("/api/v1/orders", jsonInit("POST", { items }, { ...user.auth, "Idempotency-Key": crypto.randomUUID() }), bindings);
-}
-
-async function runCron(cron: string, bindings: Env = env) {
-  const ctx = createExecutionContext();
-  await worker.scheduled?.(createScheduledController({ cron, scheduledTime: Date.now() }), bindings, ctx);
-  await waitOnExecutionContext(ctx);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

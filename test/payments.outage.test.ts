@@ -6,19 +6,13 @@
  * truth: the DLQ consumer never acks what it could not store, a sweeper re-queues RECEIVED events,
  * and a duplicate delivery of an unfinished event re-queues it.
  */
-import {
-  createExecutionContext,
-  createMessageBatch,
-  createScheduledController,
-  getQueueResult,
-  waitOnExecutionContext,
-} from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import type { PaymentEventMessage } from "../queues/messages.ts";
 import worker from "../src/index.ts";
-import { apiSettled, createUser, expectProblem, sql } from "./helpers.ts";
+import { apiSettled, createUser, expectProblem, runCron, sql } from "./helpers.ts";
 import { eventually, orderStatus, pendingOrder, SANDBOX_SECRETS } from "./payments.helpers.ts";
 
 const admin = await createUser("ADMIN");
@@ -100,12 +94,6 @@ async function deliver(queue: string, body: unknown, attempts: number, bindings:
   });
   const result = await getQueueResult(batch, ctx);
   return { ...result, threw, delays };
-}
-
-async function runCron(cron: string, bindings: Env = env) {
-  const ctx = createExecutionContext();
-  await worker.scheduled?.(createScheduledController({ cron, scheduledTime: Date.now() }), bindings, ctx);
-  await waitOnExecutionContext(ctx);
 }
 
 async function eventRow(id: string) {
