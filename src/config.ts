@@ -46,6 +46,14 @@ export const configSchema = z
       .enum(["development", "test", "staging", "production"])
       .describe("Where this deployment runs. `staging` and `production` refuse weak secrets; `production` refuses the sandbox provider."),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info").describe("Lowest level written to the JSON logs."),
+    ACCESS_LOG_SAMPLE_RATE: z.coerce
+      .number()
+      .min(0)
+      .max(1)
+      .default(1)
+      .describe(
+        "Share of successful (< 400) requests whose access-log line is written (1 = every one). Errors and refusals are always logged.",
+      ),
     CORS_ORIGINS: z
       .string()
       .default("*")

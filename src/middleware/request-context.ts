@@ -53,15 +53,18 @@ export function requestContext(opts: {
       }
       c.res.headers.set("X-Request-Id", requestId);
       const status = c.res.status;
-      log[status >= 500 ? "error" : status >= 400 ? "warn" : "info"]("request", {
-        component: "http",
-        method: c.req.method,
-        route: routePath(c, -1),
-        path: c.req.path,
-        status,
-        duration_ms: Math.round((performance.now() - started) * 100) / 100,
-        cache: c.res.headers.get("X-Cache") ?? undefined,
-      });
+      // Sampling (config, default: every request) applies to successes only: a failure is always logged.
+      const sampledOut = status < 400 && config.ACCESS_LOG_SAMPLE_RATE < 1 && Math.random() >= config.ACCESS_LOG_SAMPLE_RATE;
+      if (!sampledOut)
+        log[status >= 500 ? "error" : status >= 400 ? "warn" : "info"]("request", {
+          component: "http",
+          method: c.req.method,
+          route: routePath(c, -1),
+          path: c.req.path,
+          status,
+          duration_ms: Math.round((performance.now() - started) * 100) / 100,
+          cache: c.res.headers.get("X-Cache") ?? undefined,
+        });
     }
   };
 }
