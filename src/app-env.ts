@@ -14,6 +14,8 @@ export interface AppEnv {
     dbFresh: Database;
     /** Cache-Tag values for the edge cache, set by cacheable handlers. */
     cacheTags: string[];
+    /** Which tier of the public edge cache answered (isolate memory or Cache API); unset otherwise. Logged. */
+    cacheTier: "l1" | "l2" | undefined;
     /** Runs a request through this same app (sandbox webhooks, cache revalidation). */
     selfFetch: (req: Request) => Promise<Response>;
     /** The authenticated caller (set by requireAuth). */

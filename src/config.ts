@@ -69,6 +69,21 @@ export const configSchema = z
       .default(300)
       .describe("Stale-while-revalidate window after the TTL: served stale, refreshed in the background."),
     CATALOG_BROWSER_TTL_SEC: seconds.default(30).describe("Browser cache lifetime of public catalogue reads (`max-age`)."),
+    CATALOG_L1_MAX_BYTES: int(0, 67_108_864)
+      .default(16_777_216)
+      .describe(
+        "Memory each isolate may hold in its own tier (L1) of cached catalogue reads, in front of the Cache API; least recently used entries are evicted first (0 = no L1). An isolate has 128 MB in all.",
+      ),
+    CATALOG_L1_TTL_SEC: int(1, 10)
+      .default(2)
+      .describe(
+        "How long an isolate serves a catalogue read from its own memory (L1) before asking the Cache API again; never longer than CATALOG_CACHE_TTL_SEC.",
+      ),
+    CATALOG_GENERATION_MEMO_MS: int(0, 1000)
+      .default(1000)
+      .describe(
+        "How long an isolate reuses the catalogue generation it read from the Cache API (0 = read it on every request). A write through another isolate of the same location reaches this one's reads within this window; the writing isolate sees it at once.",
+      ),
     DB_QUERY_TIMEOUT_MS: millis.default(5000).describe("Statement timeout of every Postgres query."),
     DB_LOCK_TIMEOUT_MS: millis
       .default(2000)

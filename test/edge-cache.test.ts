@@ -1,9 +1,16 @@
 import { reset } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
+import { clearIsolateCache } from "../src/lib/isolate-cache.ts";
 import { cacheKey, canonicalRequest, etagMatches } from "../src/middleware/edge-cache.ts";
 import { apiSettled, expectProblem, sql } from "./helpers.ts";
 
-afterEach(() => reset());
+/** Empties the Cache API (`reset()`) and this isolate's memory tier in front of it (module state survives `reset()`). */
+async function resetCaches() {
+  clearIsolateCache();
+  await reset();
+}
+
+afterEach(() => resetCaches());
 
 describe("edge cache", () => {
   it("MISS then HIT with the same body, Cache-Control and Cache-Tag", async () => {
@@ -35,7 +42,7 @@ describe("edge cache", () => {
     expect(hit.status).toBe(304);
     expect(hit.headers.get("etag")).toBe(etag);
     expect(await hit.text()).toBe("");
-    await reset();
+    await resetCaches();
     const miss = await apiSettled("/api/v1/categories", { headers: { "If-None-Match": `W/${etag}, "other"` } });
     expect(miss.status).toBe(304);
     expect(miss.headers.get("x-cache")).toBe("MISS");

@@ -8,12 +8,17 @@
  * stale-while-revalidate window it is served as STALE while one background request for the canonical
  * request (never the client's URL) refreshes it; errors are never stored.
  * Clients get `Cache-Control` with s-maxage/SWR, a strong ETag and 304s.
+ * Two tiers: the isolate's memory (L1, src/lib/isolate-cache.ts: bytes + kept headers, a few seconds, LRU
+ * by bytes) in front of the Cache API (L2), under the same key. A MISS is stored in both, an L2 HIT is
+ * promoted to L1. L1 serves only HITs (fresh by the origin's stored-at); anything older goes to L2, which
+ * handles STALE and the refresh. With the generation memoised, an L1 HIT makes no Cache API call.
  */
 import type { HonoRequest, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env.ts";
 import { b64url } from "../lib/encoding.ts";
+import { l1Delete, l1Get, l1Put } from "../lib/isolate-cache.ts";
 import type { CanonicalRead, ReadInput, ReadNormaliser } from "../schemas/catalog.ts";
-import { catalogGeneration } from "../services/cache-invalidation.ts";
+import { catalogGeneration, memoisedCatalogGeneration } from "../services/cache-invalidation.ts";
 
 const STORED_AT = "x-toko-stored-at";
 const KEPT_HEADERS = ["content-type", "etag", "cache-tag", "content-language"];
@@ -57,6 +62,16 @@ export function etagMatches(header: string | undefined, etag: string | null): bo
   return header.split(",").some((t) => bare(t) === bare(etag));
 }
 
+/** The stored headers a response carries (KEPT_HEADERS), as pairs: what both tiers keep. */
+function keptHeaders(h: Headers): [string, string][] {
+  const kept: [string, string][] = [];
+  for (const name of KEPT_HEADERS) {
+    const v = h.get(name);
+    if (v) kept.push([name, v]);
+  }
+  return kept;
+}
+
 async function strongEtag(body: ArrayBuffer): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", body));
   return `"${b64url(digest.slice(0, 18))}"`;
@@ -76,30 +91,52 @@ export function edgeCache(opts: EdgeCacheOptions): MiddlewareHandler<AppEnv> {
     const cache = caches.default;
     const url = new URL(c.req.url);
     // The catalogue generation is part of the key: a write bumps it, so the next read here misses.
-    const key = cacheKey(url.origin, canonical, ttl > 0 ? await catalogGeneration(url.origin) : "0");
+    // Memoised per isolate for CATALOG_GENERATION_MEMO_MS (no await at all when known).
+    const memoMs = cfg.CATALOG_GENERATION_MEMO_MS;
+    const generation = ttl > 0 ? (memoisedCatalogGeneration(url.origin, memoMs) ?? (await catalogGeneration(url.origin, memoMs))) : "0";
+    const key = cacheKey(url.origin, canonical, generation);
     const isRevalidation = revalidateToken !== undefined && c.req.header("x-toko-revalidate") === revalidateToken;
+    const l1MaxBytes = ttl > 0 ? cfg.CATALOG_L1_MAX_BYTES : 0;
 
-    const serve = (stored: Response, status: "HIT" | "STALE" | "MISS", age: number) => {
-      const headers = new Headers();
-      for (const h of KEPT_HEADERS) {
-        const v = stored.headers.get(h);
-        if (v) headers.set(h, v);
-      }
+    const serve = (kept: [string, string][], body: ArrayBuffer | ReadableStream | null, status: "HIT" | "STALE" | "MISS", age: number) => {
+      const headers = new Headers(kept);
       headers.set("Cache-Control", publicCacheControl);
       headers.set("Age", String(Math.max(0, Math.floor(age))));
       headers.set("X-Cache", status);
-      if (etagMatches(c.req.header("if-none-match"), stored.headers.get("etag"))) {
+      if (etagMatches(c.req.header("if-none-match"), headers.get("etag"))) {
         headers.delete("content-type");
         return new Response(null, { status: 304, headers });
       }
-      return new Response(c.req.method === "HEAD" ? null : stored.body, { status: 200, headers });
+      return new Response(c.req.method === "HEAD" ? null : body, { status: 200, headers });
     };
 
     if (ttl > 0 && !isRevalidation) {
+      // L1: only a fresh entry (by the origin's stored-at) is served here; older ones are L2's to judge.
+      if (l1MaxBytes > 0) {
+        const now = Date.now();
+        const e = l1Get(key, cfg.CATALOG_L1_TTL_SEC * 1000, now);
+        if (e) {
+          const age = (now - e.storedAt) / 1000;
+          if (age <= ttl) {
+            c.set("cacheTier", "l1");
+            return serve(e.headers, e.body, "HIT", age);
+          }
+          l1Delete(key);
+        }
+      }
       const hit = await cache.match(key);
       if (hit) {
-        const age = (Date.now() - Number(hit.headers.get(STORED_AT) ?? 0)) / 1000;
-        if (age <= ttl) return serve(hit, "HIT", age);
+        const storedAt = Number(hit.headers.get(STORED_AT) ?? 0);
+        const age = (Date.now() - storedAt) / 1000;
+        const kept = keptHeaders(hit.headers);
+        if (age <= ttl) {
+          c.set("cacheTier", "l2");
+          if (l1MaxBytes === 0) return serve(kept, hit.body, "HIT", age);
+          // Promoted: the next reads in this isolate are served from memory.
+          const body = await hit.arrayBuffer();
+          l1Put(key, body, kept, storedAt, l1MaxBytes, Date.now());
+          return serve(kept, body, "HIT", age);
+        }
         if (age <= ttl + swr) {
           if (!refreshing.has(key)) {
             refreshing.add(key);
@@ -111,7 +148,8 @@ export function edgeCache(opts: EdgeCacheOptions): MiddlewareHandler<AppEnv> {
               .then((r) => r.body?.cancel());
             c.executionCtx.waitUntil(done.catch(() => {}).finally(() => refreshing.delete(key)));
           }
-          return serve(hit, "STALE", age);
+          c.set("cacheTier", "l2");
+          return serve(kept, hit.body, "STALE", age);
         }
       }
     }
@@ -124,11 +162,14 @@ export function edgeCache(opts: EdgeCacheOptions): MiddlewareHandler<AppEnv> {
     stored.set("etag", await strongEtag(body));
     const tags = c.get("cacheTags");
     if (tags.length) stored.set("cache-tag", [...new Set(tags)].join(","));
-    stored.set(STORED_AT, String(Date.now()));
+    const storedAt = Date.now();
+    stored.set(STORED_AT, String(storedAt));
     // Kept for the whole SWR window; freshness is judged from STORED_AT above.
     stored.set("cache-control", `public, max-age=${ttl + swr}`);
     const put = cache.put(key, new Response(body, { status: 200, headers: stored }));
     c.executionCtx.waitUntil(put.catch((err) => c.get("log").warn("edge cache put failed", { component: "cache", error: String(err) })));
-    c.res = serve(new Response(body, { headers: stored }), "MISS", 0);
+    const kept = keptHeaders(stored);
+    if (l1MaxBytes > 0) l1Put(key, body, kept, storedAt, l1MaxBytes, storedAt);
+    c.res = serve(kept, body, "MISS", 0);
   };
 }

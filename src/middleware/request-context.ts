@@ -64,6 +64,7 @@ export function requestContext(opts: {
           status,
           duration_ms: Math.round((performance.now() - started) * 100) / 100,
           cache: c.res.headers.get("X-Cache") ?? undefined,
+          cache_tier: c.get("cacheTier"),
         });
     }
   };
