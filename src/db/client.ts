@@ -15,6 +15,8 @@ export interface Database {
   orm(): Promise<Drizzle>;
   /** The raw pg client (connects on first call). */
   client(): Promise<pg.Client>;
+  /** Whether a connection was opened (or is being opened). */
+  isOpen(): boolean;
   /** Closes the connection if one was opened. */
   close(): Promise<void>;
 }
@@ -59,6 +61,7 @@ export function createDatabase(hyperdrive: Hyperdrive, opts: DatabaseOptions): D
   };
   return {
     client,
+    isOpen: () => connecting !== undefined,
     async orm() {
       const c = await client();
       orm ??= drizzle(c, { schema });

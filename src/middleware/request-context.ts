@@ -45,11 +45,14 @@ export function requestContext(opts: {
     try {
       await next();
     } finally {
-      const closing = dbFresh.close();
-      try {
-        c.executionCtx.waitUntil(closing);
-      } catch {
-        await closing; // no execution context (plain app.request in a unit test)
+      // Most requests never touch the database (cache hits, probes): nothing to close then.
+      if (dbFresh.isOpen()) {
+        const closing = dbFresh.close();
+        try {
+          c.executionCtx.waitUntil(closing);
+        } catch {
+          await closing; // no execution context (plain app.request in a unit test)
+        }
       }
       c.res.headers.set("X-Request-Id", requestId);
       const status = c.res.status;
