@@ -3,11 +3,12 @@
  * See perf/README.md for what is measured and how to read the ratios.
  *
  *   node perf/bench.ts [--smoke] [--duration 10] [--connections 50] [--warmup 1] [--rounds 5]
- *                      [--only name[,name]] [--var NAME=value]
+ *                      [--only name[,name]] [--var NAME=value] [--no-floors] [--postgres-prepare false]
  *
  * One run = one fresh database (dropped at exit), one pgbouncer, one workerd with the
- * app and a hello-world worker. Each scenario is measured in `rounds` slices interleaved
- * with slices of its baselines (hello, raw SQL), so machine noise hits both sides of a ratio.
+ * app, a hello-world worker and the floor workers (perf/floors/). Each scenario is measured
+ * in `rounds` slices interleaved with slices of its baselines (hello, raw SQL, floors), so
+ * machine noise hits both sides of a ratio.
  */
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -15,11 +16,12 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { createFreshDatabase, dropDatabase, redact, runMigrations, withClient } from "../scripts/lib/db.ts";
 import { seedCatalog } from "../scripts/lib/seed.ts";
-import { clientIp, runHttp, runSql, Tally } from "./lib/load.ts";
+import { buildFloors, DRIVER_LABEL, FLOOR_DRIVERS, type FloorDriver, floorTable, loadFloor } from "./lib/floors.ts";
+import { clientIp, type LoadResult, runHttp, runSql, Tally } from "./lib/load.ts";
 import { startPooler } from "./lib/pgbouncer.ts";
 import { type Budgets, checkBudgets, hitRatio, type Row, renderTable, writeResults } from "./lib/report.ts";
 import { buildBundle, ROOT, readWorkerConfig, startRuntime } from "./lib/runtime.ts";
-import { rand, sleep } from "./lib/util.ts";
+import { rand, round, sleep } from "./lib/util.ts";
 import { type Catalog, SCENARIOS, type Scenario } from "./scenarios.ts";
 
 const t0 = Date.now();
@@ -33,7 +35,10 @@ const { values: args } = parseArgs({
     clients: { type: "string" },
     only: { type: "string", multiple: true },
     var: { type: "string", multiple: true },
+    floors: { type: "boolean", default: true },
+    "postgres-prepare": { type: "string", default: "true" },
   },
+  allowNegative: true,
 });
 const smoke = args.smoke === true;
 const duration = Number(args.duration ?? (smoke ? 3 : 10));
@@ -63,6 +68,18 @@ const log = (m: string) => console.log(`[bench] ${m}`);
  * 5k req/s each IP stays at 150 req/min, below the public-read limit, so guards run but never refuse.
  */
 const CLIENTS = Number(args.clients ?? 2000);
+/**
+ * Floors (perf/floors/): for each scenario that reaches the database (SQL, not a cache-hit scenario), the
+ * same requests' statements run by a bare worker in the same workerd with `pg`, and with postgres.js for
+ * the scenarios marked `driverFloor`. A floor's request i runs the statements of the plan's sql(i) for
+ * i < FLOOR_TABLE, then wraps around.
+ */
+const withFloors = args.floors !== false;
+const postgresPrepare = args["postgres-prepare"] === "false" ? "false" : "true";
+const floorBindings: Record<FloorDriver, Record<string, string>> = { pg: {}, postgres: { POSTGRES_PREPARE: postgresPrepare } };
+const FLOOR_TABLE = 4096;
+const floorsOf = (s: Scenario): FloorDriver[] =>
+  !withFloors || s.target !== "app" || s.cache === "hit" ? [] : FLOOR_DRIVERS.filter((d) => d === "pg" || s.driverFloor);
 
 const cleanups: (() => Promise<unknown>)[] = [];
 async function cleanup() {
@@ -106,7 +123,12 @@ try {
     const pgVersion = await withClient(url, async (c) => (await c.query("SHOW server_version")).rows[0].server_version as string);
     return { url, seeded, pgVersion };
   })();
-  const [bundle, config, db] = await Promise.all([buildBundle(), readWorkerConfig(), dbReady]);
+  const [bundle, config, db, floors] = await Promise.all([
+    buildBundle(),
+    readWorkerConfig(),
+    dbReady,
+    withFloors ? buildFloors() : undefined,
+  ]);
   Object.assign(config.vars, varOverrides);
   log(`bundle built in ${bundle.buildMs} ms; database ${redact(db.url)} seeded (${db.seeded.products} products)`);
   const pooler = await startPooler(db.url, log);
@@ -122,6 +144,11 @@ try {
     dbUrl: pooler.url,
     cursorSecret,
     variants: variants.map((v) => JSON.parse(v) as Record<string, string>),
+    ...(floors
+      ? {
+          floors: Object.fromEntries(FLOOR_DRIVERS.map((d) => [`floor-${d}`, { path: floors.paths[d], bindings: floorBindings[d] }])),
+        }
+      : {}),
   });
   cleanups.push(() => runtime.dispose());
   const catalog = await loadCatalog(db.url);
@@ -152,6 +179,7 @@ try {
   const helloAll = new Tally(); // every hello slice of the run: the "hello" row
   const rows: Row[] = [];
   const extraNotes: Record<string, string> = {};
+  const driverLines: string[] = [];
   const slice = duration / rounds;
 
   if (!selected.length) await helloRun(duration, helloAll);
@@ -166,12 +194,27 @@ try {
       await runHttp({ base, connections, seconds: warmup, next: plan.request, clients }, warm);
       worker.next = warm.next; // continue the sequence: "miss" URLs must not repeat
     }
+    // The floors get the statements of requests 0 … FLOOR_TABLE-1 (untimed), then the same warm-up as the app.
+    const drivers = plan.sql ? floorsOf(scenario) : [];
+    const floor = new Map(drivers.map((d) => [d, new Tally()]));
+    const floorTab = plan.sql && drivers.length ? floorTable(plan.sql, FLOOR_TABLE) : undefined;
+    const floorRun = (d: FloorDriver, seconds: number, t: Tally, cpu = true) =>
+      runHttp({ base: urlOf(`floor-${d}`), connections, seconds, next: (i) => ({ path: `/${i}` }), workerdPid: cpu ? pid : undefined }, t);
+    for (const [d, t] of floor) {
+      await loadFloor(urlOf(`floor-${d}`), floorTab as NonNullable<typeof floorTab>);
+      if (warmup > 0) {
+        const warm = new Tally();
+        await floorRun(d, warmup, warm, false);
+        t.next = warm.next;
+      }
+    }
     const pool = new pg.Pool({ connectionString: pooler.url, max: connections });
     pool.on("error", () => {}); // idle client dropped by the pooler at shutdown
     for (let r = 0; r < rounds; r++) {
       await helloRun(slice / 2, pairedHello); // hello is fast: half a slice gives plenty of samples
       await runHttp({ base, connections, seconds: slice, next: plan.request, workerdPid: pid, clients }, worker);
       if (plan.sql) await runSql({ pool, connections, seconds: slice, next: plan.sql }, sql);
+      for (const [d, t] of floor) await floorRun(d, slice, t);
     }
     await pool.end().catch(() => {});
     if (plan.after) {
@@ -185,7 +228,7 @@ try {
     const w = worker.result();
     const h = pairedHello.result();
     const s = plan.sql ? sql.result() : undefined;
-    rows.push({
+    const workerRow: Row = {
       scenario: scenario.name,
       kind: "worker",
       result: w,
@@ -195,11 +238,39 @@ try {
       hitRatio: scenario.cache ? hitRatio(w) : undefined,
       errorRate: w.errors / Math.max(1, w.requests),
       pairedHello: { rps: h.rps, p99: h.p99 },
-    });
+    };
+    rows.push(workerRow);
     if (s) rows.push({ scenario: scenario.name, kind: "raw-sql", result: s, errorRate: s.errors / Math.max(1, s.requests) });
+    const fl = Object.fromEntries([...floor].map(([d, t]) => [d, t.result()])) as Partial<Record<FloorDriver, LoadResult>>;
+    const pgFloor = fl.pg;
+    if (pgFloor) workerRow.rpsVsFloor = w.rps / pgFloor.rps;
+    for (const [d, f] of Object.entries(fl) as [FloorDriver, LoadResult][]) {
+      rows.push({
+        scenario: scenario.name,
+        kind: `floor-${d}`,
+        result: f,
+        errorRate: f.errors / Math.max(1, f.requests),
+        ...(d !== "pg" && pgFloor ? { rpsVsFloor: f.rps / pgFloor.rps } : {}),
+      });
+    }
+    const fpj = fl.postgres;
+    if (pgFloor && fpj && floorTab) {
+      const n = floorTab.order.reduce((a, k) => a + (floorTab.requests[k]?.length ?? 0), 0) / floorTab.order.length;
+      const ms = (r: LoadResult) => (r.cpuMsPerReq === undefined ? "?" : r.cpuMsPerReq.toFixed(2));
+      const line =
+        `pg vs postgres.js: ${Math.round(pgFloor.rps)} vs ${Math.round(fpj.rps)} req/s, ${ms(pgFloor)} vs ${ms(fpj)} ms CPU per connect+query ` +
+        `(${scenario.name}: connect, ${round(n, 1)} statement(s), close; p50 ${round(pgFloor.p50, 1)} vs ${round(fpj.p50, 1)} ms; errors ${pgFloor.errors} vs ${fpj.errors})`;
+      driverLines.push(line);
+      extraNotes[`driver (${scenario.name})`] = line;
+    }
     log(
       `${scenario.name}: ${Math.round(w.rps)} req/s (${(w.rps / h.rps).toFixed(3)}× hello)` +
-        (s ? `, raw SQL ${Math.round(s.rps)} req/s` : ""),
+        (s ? `, raw SQL ${Math.round(s.rps)} req/s` : "") +
+        (Object.keys(fl).length
+          ? `, floor ${Object.entries(fl)
+              .map(([d, f]) => `${DRIVER_LABEL[d as FloorDriver]} ${Math.round(f.rps)} req/s`)
+              .join(", ")}`
+          : ""),
     );
   }
   const helloResult = helloAll.result();
@@ -223,6 +294,11 @@ try {
     ...extraNotes,
     ...(Object.keys(varOverrides).length ? { vars: `overridden: ${JSON.stringify(varOverrides)}` } : {}),
     pooler: pooler.label,
+    ...(floors
+      ? {
+          floors: `bare workers in the same workerd (pg ${floors.versions.pg}, postgres.js ${floors.versions.postgres} with prepare: ${postgresPrepare}; esbuild, ${floors.buildMs} ms), Hyperdrive binding → the same pooler; per request: connect, the statements of the scenario's request i (loaded once, looked up by index), close after the response`,
+        }
+      : {}),
     database: `PostgreSQL ${db.pgVersion}, fresh database ${new URL(db.url).pathname.slice(1)} (${db.seeded.products} products), dropped at exit`,
     bundle: `${(bundle.rawBytes / 1024).toFixed(1)} KiB minified, ${(bundle.gzipBytes / 1024).toFixed(1)} KiB gzip (wrangler deploy --dry-run --minify)`,
     load: `autocannon, ${connections} connections from ${CLIENTS} simulated client IPs (bursts of 8), ${duration} s per scenario in ${rounds} slices after ${warmup} s warm-up; each slice paired with ${(slice / 2).toFixed(2)} s of hello and ${slice.toFixed(2)} s of raw SQL (pg.Pool max ${connections}, same pooler)`,
@@ -234,8 +310,13 @@ try {
   const header = Object.entries(meta).map(([k, v]) => `${k.padEnd(8)}: ${v}`);
   console.log(`\n${header.join("\n")}\n\n${renderTable(rows)}\n`);
   console.log("÷ hello uses the hello slices interleaved with that scenario; the hello row aggregates all of them.");
+  if (rows.some((r) => r.rpsVsFloor !== undefined))
+    console.log(
+      "÷ floor (pg): req/s against a bare worker running the same statements with pg in this workerd (postgres.js row: ÷ the pg floor).",
+    );
   for (const r of rows.filter((x) => x.compare))
     console.log(`${r.scenario}: ${r.compare?.rpsRatio.toFixed(2)}× the req/s of ${r.compare?.to}`);
+  for (const line of driverLines) console.log(line);
   if (runtime.logs.samples.length)
     console.log(`\nworker warn/error log lines (first ${runtime.logs.samples.length}):\n${runtime.logs.samples.join("\n")}`);
 

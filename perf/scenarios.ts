@@ -57,6 +57,11 @@ export interface Scenario {
   cache?: "hit" | "miss" | "mixed";
   /** Another scenario of the same run to compute an extra req/s ratio against (e.g. guarded vs unguarded). */
   compareTo?: string;
+  /**
+   * Also run the postgres.js floor (perf/floors/postgres.ts) next to the pg one: the driver comparison.
+   * Every app scenario with SQL that is not a cache-hit scenario gets the pg floor.
+   */
+  driverFloor?: boolean;
   /** [vars] overrides: the scenario then runs on its own copy of the app worker with these values. */
   vars?: Record<string, string>;
   prepare(ctx: ScenarioContext): Promise<ScenarioPlan>;
@@ -94,6 +99,7 @@ const productDetailMiss: Scenario = {
   target: "app",
   smoke: true,
   cache: "miss",
+  driverFloor: true,
   // The cache key is the parsed request (ids fold to lower case), so there are only 2 × 1,200 distinct
   // keys: with the cache on, a long run would start hitting. Off, every request takes the origin path;
   // what a cache lookup costs is measured by the "-hit" scenarios.
@@ -160,6 +166,7 @@ export const SCENARIOS: Scenario[] = [
     target: "app",
     smoke: true,
     cache: "miss",
+    driverFloor: true,
     async prepare(ctx) {
       const t = ctx.catalog.terms;
       const variant = (i: number) => ({

@@ -6,10 +6,12 @@
 import { randomUUID } from "node:crypto";
 import { withClient } from "../scripts/lib/db.ts";
 import { configSchema } from "../src/config.ts";
+import { findAccessState } from "../src/db/users.repo.ts";
 import { hashPassword } from "../src/lib/password.ts";
 import { issueAccessToken } from "../src/lib/tokens.ts";
 import { signStandardWebhook } from "../src/payments/signatures.ts";
-import type { RecordedQuery } from "./lib/sql.ts";
+import { checkoutPolicy, placeOrder } from "../src/services/orders.service.ts";
+import { type RecordedQuery, recordSqlLive } from "./lib/sql.ts";
 import type { RequestSpec, Scenario, ScenarioContext } from "./scenarios.ts";
 
 const json = (path: string, body: unknown, headers: Record<string, string> = {}): RequestSpec => ({
@@ -22,18 +24,19 @@ const q = (text: string, values: unknown[] = []): RecordedQuery => ({ config: { 
 /** Webhook deliveries signed before the run: more than a smoke or full run sends (≈ 10k). */
 const WEBHOOK_POOL = 50_000;
 
-async function benchUser(ctx: ScenarioContext, role: "USER" | "ADMIN" = "USER"): Promise<{ id: string; token: string }> {
-  const email = `bench-${randomUUID()}@example.com`;
-  const id = await withClient(
-    ctx.dbUrl,
-    async (c) =>
-      (await c.query("INSERT INTO users (email, password_hash, role) VALUES ($1, 'x', $2) RETURNING id", [email, role])).rows[0]
-        .id as string,
+async function benchUsers(ctx: ScenarioContext, n: number, role: "USER" | "ADMIN" = "USER"): Promise<{ id: string; token: string }[]> {
+  const emails = Array.from({ length: n }, () => `bench-${randomUUID()}@example.com`);
+  const ids = await withClient(ctx.dbUrl, async (c) =>
+    (
+      await c.query<{ id: string }>(
+        "INSERT INTO users (email, password_hash, role) SELECT unnest($1::text[]), 'x', $2::user_role RETURNING id",
+        [emails, role],
+      )
+    ).rows.map((r) => r.id),
   );
   // The app's own config parsing and token issuing: the harness cannot drift from what the worker verifies.
   const cfg = configSchema.parse({ ENVIRONMENT: "development", ...ctx.secrets });
-  const { token } = await issueAccessToken(cfg, { userId: id, role });
-  return { id, token };
+  return Promise.all(ids.map(async (id) => ({ id, token: (await issueAccessToken(cfg, { userId: id, role })).token })));
 }
 
 /** Stock high enough that no order is refused during the run. */
@@ -41,74 +44,50 @@ async function stockUp(ctx: ScenarioContext, skus: string[]): Promise<void> {
   await withClient(ctx.dbUrl, (c) => c.query("UPDATE products SET stock = 1000000000 WHERE sku = ANY($1)", [skus]));
 }
 
-/** The checkout transaction as src/services/orders.service.ts issues it, replayed directly. */
-function checkoutSql(userId: string, sku: string, price: number, productId: string): RecordedQuery[] {
-  const orderId = randomUUID();
-  return [
-    q("BEGIN"),
-    q("SELECT id, sku, name, price_cents, currency, status::text, stock FROM products WHERE sku = ANY($1::text[]) ORDER BY id FOR UPDATE", [
-      [sku],
-    ]),
-    q(
-      `UPDATE products p SET stock = p.stock - v.qty, updated_at = now() FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, qty int) WHERE p.id = v.id`,
-      [JSON.stringify([{ id: productId, qty: 1 }])],
-    ),
-    q(
-      "INSERT INTO orders (id, user_id, currency, subtotal_cents, total_cents, client_token) VALUES ($1, $2, 'USD', $3, $3, NULL) ON CONFLICT (user_id, client_token) DO NOTHING RETURNING id",
-      [orderId, userId, price],
-    ),
-    q(
-      "INSERT INTO order_items (order_id, product_id, sku, name, unit_price_cents, qty, line_total_cents) VALUES ($1, $2, $3, 'x', $4::int, 1, $4::bigint)",
-      [orderId, productId, sku, price],
-    ),
-    q(
-      "INSERT INTO order_status_history (order_id, from_status, to_status, actor_id, actor_role) VALUES ($1, NULL, 'PENDING', $2, 'USER')",
-      [orderId, userId],
-    ),
-    q("INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload) VALUES ('order', $1, 'order.created', $2::jsonb)", [
-      orderId,
-      JSON.stringify({ order_id: orderId }),
-    ]),
-    q("COMMIT"),
-    q(
-      `SELECT o.id, o.status::text, (SELECT json_agg(json_build_object('sku', i.sku, 'qty', i.qty)) FROM order_items i WHERE i.order_id = o.id) AS items
-       FROM orders o JOIN users u ON u.id = o.user_id WHERE o.id = $1`,
-      [orderId],
-    ),
-  ];
-}
+/** Customers of an order scenario: request i is customer i % ORDER_CUSTOMERS's (each checkout locks its customer's row). */
+const ORDER_CUSTOMERS = 100;
+/** The per-customer caps raised to their maxima: a load generator holds far more unpaid orders than a shopper. */
+const ORDER_VARS = { RATE_LIMIT_OVERRIDES: "order-create=off", MAX_OPEN_ORDERS_PER_USER: "1000", MAX_RESERVED_UNITS_PER_SKU: "1000000" };
 
 function orderScenario(name: string, hot: boolean, smoke: boolean): Scenario {
   return {
     name,
-    description: `POST /api/v1/orders (Idempotency-Key, JWT, one line) ${hot ? "all on ONE SKU (row-lock contention)" : "over 100 SKUs"}; order-create limit off`,
+    description: `POST /api/v1/orders (Idempotency-Key, JWT, one line) from ${ORDER_CUSTOMERS} customers ${hot ? "all on ONE SKU (row-lock contention)" : "over 100 SKUs"}; order-create limit off, caps at their maxima`,
     target: "app",
     smoke,
-    vars: { RATE_LIMIT_OVERRIDES: "order-create=off" },
+    driverFloor: !hot,
+    vars: ORDER_VARS,
     async prepare(ctx) {
       const picks = ctx.catalog.products.slice(0, hot ? 1 : 100);
       await stockUp(
         ctx,
         picks.map((p) => p.sku),
       );
-      const prices = await withClient(ctx.dbUrl, async (c) => {
-        const rows = (await c.query("SELECT sku, price_cents FROM products WHERE sku = ANY($1)", [picks.map((p) => p.sku)])).rows as {
-          sku: string;
-          price_cents: number;
-        }[];
-        return new Map(rows.map((r) => [r.sku, r.price_cents]));
-      });
-      const user = await benchUser(ctx);
+      const customers = await benchUsers(ctx, ORDER_CUSTOMERS);
+      const policy = checkoutPolicy(configSchema.parse({ ENVIRONMENT: "development", ...ctx.secrets, ...ORDER_VARS }));
       const run = randomUUID().slice(0, 8);
       const pick = (i: number) => picks[i % picks.length] as (typeof picks)[number];
+      // What the app issues for request i, recorded by running its own code against the database (one real
+      // order per customer): the account check (writes read it fresh, src/middleware/auth.ts), then the
+      // checkout transaction, BEGIN … COMMIT. Replays swap in the order id the database returns.
+      const sql: RecordedQuery[][] = [];
+      for (const [u, c] of customers.entries()) {
+        sql.push(
+          await recordSqlLive(ctx.dbUrl, async (db) => {
+            await findAccessState(db, c.id);
+            await placeOrder(db, c.id, { items: [{ sku: pick(u).sku, qty: 1 }] }, { userId: c.id, role: "USER" }, policy);
+          }),
+        );
+      }
+      const customer = (i: number) => customers[i % customers.length] as (typeof customers)[number];
       return {
         request: (i) =>
           json(
             "/api/v1/orders",
-            { items: [{ sku: pick(i).sku, qty: 1 }] },
-            { authorization: `Bearer ${user.token}`, "idempotency-key": `bench-${run}-${i}` },
+            { items: [{ sku: pick(i % customers.length).sku, qty: 1 }] },
+            { authorization: `Bearer ${customer(i).token}`, "idempotency-key": `bench-${run}-${i}` },
           ),
-        sql: (i) => checkoutSql(user.id, pick(i).sku, prices.get(pick(i).sku) ?? 100, pick(i).id),
+        sql: (i) => sql[i % sql.length] as RecordedQuery[],
       };
     },
   };

@@ -9,10 +9,13 @@ import { round } from "./util.ts";
 
 export interface Row {
   scenario: string;
-  kind: "worker" | "raw-sql";
+  /** The app, the raw-SQL baseline (Node pg.Pool), or a floor worker (perf/floors/) with that driver. */
+  kind: "worker" | "raw-sql" | "floor-pg" | "floor-postgres";
   result: LoadResult;
   rpsVsHello?: number | undefined;
   rpsVsSql?: number | undefined;
+  /** req/s ÷ the pg floor's req/s (a postgres.js floor row: ÷ the pg floor too). */
+  rpsVsFloor?: number | undefined;
   p99VsHello?: number | undefined;
   hitRatio?: number | undefined;
   errorRate: number;
@@ -25,6 +28,8 @@ export interface Row {
 export interface Budget {
   minRpsVsHello?: number;
   minRpsVsSql?: number;
+  /** req/s ÷ the scenario's pg floor (checked only when the floor ran). */
+  minRpsVsFloor?: number;
   maxP99VsHello?: number;
   minHitRatio?: number;
   maxHitRatio?: number;
@@ -54,6 +59,7 @@ const HEAD = [
   "errors",
   "req/s ÷ hello",
   "req/s ÷ raw SQL",
+  "÷ floor (pg)",
   "p99 ÷ hello",
   "hit ratio",
   "workerd CPU ms/req",
@@ -61,7 +67,14 @@ const HEAD = [
 
 function cells(r: Row): string[] {
   const res = r.result;
-  const name = r.kind === "raw-sql" ? `  └ raw SQL (pg.Pool)` : r.scenario;
+  const name =
+    r.kind === "raw-sql"
+      ? "  └ raw SQL (pg.Pool)"
+      : r.kind === "floor-pg"
+        ? "  └ floor: pg (workerd)"
+        : r.kind === "floor-postgres"
+          ? "  └ floor: postgres.js"
+          : r.scenario;
   const errors = `${res.errors}${res.errors ? ` (${round(r.errorRate * 100, 2)}%)` : ""}`;
   return [
     name,
@@ -72,6 +85,7 @@ function cells(r: Row): string[] {
     errors,
     fx(r.rpsVsHello),
     fx(r.rpsVsSql),
+    fx(r.rpsVsFloor),
     fx(r.p99VsHello),
     r.hitRatio === undefined ? "—" : `${round(r.hitRatio * 100, 1)}%`,
     f(res.cpuMsPerReq, 3),
@@ -102,6 +116,7 @@ export function checkBudgets(rows: Row[], budgets: Budgets, opts: { throughput: 
     if (!opts.throughput) {
       delete b.minRpsVsHello;
       delete b.minRpsVsSql;
+      delete b.minRpsVsFloor;
       delete b.maxP99VsHello;
     }
     const fail = (what: string, got: number | undefined, op: string, limit: number) =>
@@ -115,6 +130,8 @@ export function checkBudgets(rows: Row[], budgets: Budgets, opts: { throughput: 
     if (b.minRpsVsHello !== undefined && !((row.rpsVsHello ?? -1) >= b.minRpsVsHello))
       fail("req/s ÷ hello", row.rpsVsHello, "≥", b.minRpsVsHello);
     if (b.minRpsVsSql !== undefined && !((row.rpsVsSql ?? -1) >= b.minRpsVsSql)) fail("req/s ÷ raw SQL", row.rpsVsSql, "≥", b.minRpsVsSql);
+    if (b.minRpsVsFloor !== undefined && row.rpsVsFloor !== undefined && !(row.rpsVsFloor >= b.minRpsVsFloor))
+      fail("req/s ÷ floor (pg)", row.rpsVsFloor, "≥", b.minRpsVsFloor);
     if (b.maxP99VsHello !== undefined && !((row.p99VsHello ?? Number.POSITIVE_INFINITY) <= b.maxP99VsHello)) {
       fail("p99 ÷ hello p99", row.p99VsHello, "≤", b.maxP99VsHello);
     }

@@ -88,7 +88,7 @@ export interface LogStats {
 }
 
 export interface Runtime {
-  /** Direct-socket URL per worker: "hello", "app", and "app~<n>" for each vars variant. */
+  /** Direct-socket URL per worker: "hello", "app", "app~<n>" for each vars variant, and each floor. */
   urls: Map<string, URL>;
   label: string;
   /** The secrets the workers got (for scenarios that sign requests, e.g. webhooks). */
@@ -101,7 +101,7 @@ export interface Runtime {
 
 /**
  * One workerd: the app (plus one copy per `variants` entry, same bundle with some [vars]
- * overridden, e.g. guards off) and a hello-world worker, each on its own direct socket.
+ * overridden, e.g. guards off), a hello-world worker and the floor workers, each on its own direct socket.
  */
 export async function startRuntime(opts: {
   bundlePath: string;
@@ -109,6 +109,8 @@ export async function startRuntime(opts: {
   dbUrl: string;
   cursorSecret: string;
   variants: Record<string, string>[];
+  /** Floor workers (perf/floors/) by name, e.g. "floor-pg": bundle path and plain-text bindings. Each gets a HYPERDRIVE binding to `dbUrl`. */
+  floors?: Record<string, { path: string; bindings?: Record<string, string> }>;
 }): Promise<Runtime> {
   // Fresh random values, shaped as scripts/lib/dev-vars.ts shapes them (webhook secrets as whsec_<base64>);
   // CURSOR_SECRET is shared with the harness because the raw-SQL baseline runs the same service code.
@@ -135,7 +137,8 @@ export async function startRuntime(opts: {
       hyperdrives,
       unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
     }) as V4WorkerOptions;
-  const names = ["app", ...opts.variants.map((_, i) => `app~${i + 1}`)];
+  const floors = Object.entries(opts.floors ?? {});
+  const names = ["app", ...opts.variants.map((_, i) => `app~${i + 1}`), ...floors.map(([name]) => name)];
   const logs: LogStats = { lines: 0, byLevel: {}, samples: [] };
   const mf = new Miniflare(
     convertV4MiniflareOptions({
@@ -161,6 +164,16 @@ export async function startRuntime(opts: {
           ...common,
           unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
         },
+        // The floors: bare workers with one Hyperdrive binding through the same pooler as the app's.
+        ...floors.map(([name, floor]) => ({
+          name,
+          scriptPath: floor.path,
+          bindings: floor.bindings ?? {},
+          modules: true,
+          ...common,
+          hyperdrives: { HYPERDRIVE: opts.dbUrl },
+          unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+        })),
       ],
     }),
   );
