@@ -4,7 +4,7 @@
  * restocks them), and per-customer caps bound what unpaid orders may hold.
  */
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { api, apiSettled, createUser, expectProblem, jsonInit, runCron, sql, type TestUser } from "./helpers.ts";
 import { makeProduct, stockOf } from "./orders.helpers.ts";
 
@@ -119,6 +119,22 @@ describe("order expiry: unpaid orders give their stock back", () => {
         expect.objectContaining({ name: "retention", schedules: ["17 3 * * *"] }),
       ]),
     );
+  });
+
+  it("with Postgres away the cron run fails loudly and changes nothing; the next run does the work", async () => {
+    const u = await createUser();
+    const p = await makeProduct({ stock: 4 });
+    const o = (await (await order(u, [{ sku: p.sku, qty: 4 }], SHORT)).json()) as Order;
+    await sleep(1100);
+    const away = { ...env, HYPERDRIVE_FRESH: { connectionString: "postgres://postgres:postgres@127.0.0.1:1/x" } } as unknown as Env;
+    const quiet = vi.spyOn(console, "error").mockImplementation(() => {});
+    await expect(runCron("* * * * *", away)).rejects.toThrow();
+    quiet.mockRestore();
+    expect(await statusOf(o.id)).toBe("PENDING");
+    expect(await stockOf(p.sku)).toBe(0);
+    await runCron("* * * * *");
+    expect(await statusOf(o.id)).toBe("CANCELLED");
+    expect(await stockOf(p.sku)).toBe(4);
   });
 
   it("a cron expression with no job fails the invocation loudly", async () => {

@@ -28,17 +28,14 @@ const PAYMENT_COLS = sql`id, order_id, user_id, provider, provider_ref, amount_c
   coalesce(lease_until > now(), false) AS leased, lease_owner,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at`;
 
-/** The order's open intent (INITIATED), locked; at most one exists (`payments_one_open_per_order`). */
-export async function lockOpenPayment(tx: Drizzle, orderId: string): Promise<PaymentRow | null> {
-  const res = await tx.execute<PaymentRow>(
-    sql`SELECT ${PAYMENT_COLS} FROM payments WHERE order_id = ${orderId} AND status = 'INITIATED' FOR UPDATE`,
+/**
+ * The order's open intent (INITIATED); at most one exists (`payments_one_open_per_order`).
+ * `forUpdate` locks it; without, it is a look before a provider call.
+ */
+export async function openPayment(db: Drizzle, orderId: string, opts: { forUpdate?: boolean } = {}): Promise<PaymentRow | null> {
+  const res = await db.execute<PaymentRow>(
+    sql`SELECT ${PAYMENT_COLS} FROM payments WHERE order_id = ${orderId} AND status = 'INITIATED'${opts.forUpdate ? sql` FOR UPDATE` : sql``}`,
   );
-  return res.rows[0] ?? null;
-}
-
-/** The order's open intent, not locked (a look before a provider call). */
-export async function findOpenPayment(db: Drizzle, orderId: string): Promise<PaymentRow | null> {
-  const res = await db.execute<PaymentRow>(sql`SELECT ${PAYMENT_COLS} FROM payments WHERE order_id = ${orderId} AND status = 'INITIATED'`);
   return res.rows[0] ?? null;
 }
 
@@ -89,13 +86,10 @@ export async function findEventPayment(
   return res.rows[0] ?? null;
 }
 
-export async function findPayment(db: Drizzle, id: string): Promise<PaymentRow | null> {
-  const res = await db.execute<PaymentRow>(sql`SELECT ${PAYMENT_COLS} FROM payments WHERE id = ${id}`);
-  return res.rows[0] ?? null;
-}
-
-export async function lockPayment(tx: Drizzle, id: string): Promise<PaymentRow | null> {
-  const res = await tx.execute<PaymentRow>(sql`SELECT ${PAYMENT_COLS} FROM payments WHERE id = ${id} FOR UPDATE`);
+export async function getPayment(db: Drizzle, id: string, opts: { forUpdate?: boolean } = {}): Promise<PaymentRow | null> {
+  const res = await db.execute<PaymentRow>(
+    sql`SELECT ${PAYMENT_COLS} FROM payments WHERE id = ${id}${opts.forUpdate ? sql` FOR UPDATE` : sql``}`,
+  );
   return res.rows[0] ?? null;
 }
 

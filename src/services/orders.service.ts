@@ -21,7 +21,7 @@ import {
   restockOrder,
   updateOrderStatus,
 } from "../db/orders.repo.ts";
-import { closePayment, findOpenPayment, lockOpenPayment, type PaymentRow } from "../db/payments.repo.ts";
+import { closePayment, openPayment, type PaymentRow } from "../db/payments.repo.ts";
 import { keysetPage, PG_TIMESTAMP, readKeyset } from "../lib/cursor.ts";
 import { errorFields, type Logger } from "../lib/logger.ts";
 import { ApiError, type FieldError } from "../lib/problem.ts";
@@ -325,14 +325,14 @@ const closeLocally: IntentCloser = async (p) => (p.leased || p.provider_ref ? "b
  * opened one meanwhile. Returns the payment id closed, if any.
  */
 async function closeOpenIntent(db: Drizzle, orderId: string, closeIntent: IntentCloser): Promise<string | null> {
-  const open = await findOpenPayment(db, orderId);
+  const open = await openPayment(db, orderId);
   if (!open) return null;
   if ((await closeIntent(open)) === "blocked") throw paymentInProgress();
   return open.id;
 }
 
 async function closePaymentInTx(tx: Drizzle, orderId: string, closedId: string | null, why: string): Promise<void> {
-  const open = await lockOpenPayment(tx, orderId);
+  const open = await openPayment(tx, orderId, { forUpdate: true });
   if (!open) return;
   if (open.id !== closedId) throw paymentInProgress();
   await closePayment(tx, open.id, why);

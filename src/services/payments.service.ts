@@ -8,13 +8,12 @@ import type { Drizzle } from "../db/client.ts";
 import { insertOutbox } from "../db/orders.repo.ts";
 import {
   endAttempt,
-  findPayment,
   findPaymentByRef,
+  getPayment,
   insertPayment,
   listAnomalies,
   lockAnomaly,
-  lockOpenPayment,
-  lockPayment,
+  openPayment,
   type PaymentRow,
   pendingRefundIds,
   resolveAnomaly,
@@ -77,7 +76,7 @@ export function toPaymentDto(p: PaymentRow) {
 
 /** Owner or ADMIN; anyone else (and a missing id) gets the same 404. */
 export async function readPayment(db: Drizzle, id: string, principal: Principal) {
-  const p = await findPayment(db, id);
+  const p = await getPayment(db, id);
   if (!p || (principal.role !== "ADMIN" && p.user_id !== principal.userId)) throw new ApiError("not_found", "No payment with that id.");
   return toPaymentDto(p);
 }
@@ -141,7 +140,7 @@ export async function startPayment(
         extra: { current_status: order.status },
       });
     }
-    const open = await lockOpenPayment(tx, order.id);
+    const open = await openPayment(tx, order.id, { forUpdate: true });
     if (open) {
       if (open.leased && open.lease_owner !== owner) throw inProgress(5);
       if (open.provider !== provider.name) {
@@ -234,7 +233,7 @@ export async function refundSurplus(deps: PaymentDeps, anomalyId: string): Promi
   const claim = await db.transaction(async (tx) => {
     const a = await lockAnomaly(tx, anomalyId);
     if (a?.refund_status !== "pending" || !a.payment_id) return null;
-    const p = await lockPayment(tx, a.payment_id);
+    const p = await getPayment(tx, a.payment_id, { forUpdate: true });
     if (!p) return null;
     const owed = p.amount_cents - p.amount_refunded_cents;
     if (owed <= 0) {
@@ -252,7 +251,7 @@ export async function refundSurplus(deps: PaymentDeps, anomalyId: string): Promi
     provider.refund({ providerRef, paymentId: p.id, amountCents: owed, idempotencyKey: `toko-refund-${p.id}-${owed}` }),
   );
   await db.transaction(async (tx) => {
-    const current = await lockPayment(tx, p.id);
+    const current = await getPayment(tx, p.id, { forUpdate: true });
     if (!current) return;
     await updatePaymentState(tx, p.id, {
       status: "REFUNDED",

@@ -14,9 +14,9 @@ import {
   type AnomalyKind,
   findEventPayment,
   finishWebhookEvent,
+  getPayment,
   hasSurplusAnomaly,
   insertAnomaly,
-  lockPayment,
   lockWebhookEvent,
   otherCapturedPayment,
   type PaymentRow,
@@ -101,7 +101,7 @@ export async function settle(db: Drizzle, log: Logger, webhookEventId: string): 
     const found = await findEventPayment(tx, ev.provider, { providerRef: n.providerRef, paymentId: n.paymentId });
     if (!found) throw new SettlementError(`no payment matches ${ev.provider} ref ${n.providerRef ?? n.paymentId ?? "?"}`);
     const order = await lockOrder(tx, found.order_id);
-    const payment = await lockPayment(tx, found.id);
+    const payment = await getPayment(tx, found.id, { forUpdate: true });
     if (!order || !payment) throw new SettlementError(`payment ${found.id} lost its order`);
     const fields = { component: "payments", event_id: ev.event_id, provider: ev.provider, payment_id: payment.id, order_id: order.id };
 
