@@ -1,16 +1,7 @@
 /** SQL of orders. Functions that change state expect to run inside a transaction. */
 import { type SQL, sql } from "drizzle-orm";
+import { pgError } from "../lib/pg-errors.ts";
 import type { Drizzle } from "./client.ts";
-
-export type LockedProduct = {
-  id: string;
-  sku: string;
-  name: string;
-  price_cents: number;
-  currency: string;
-  status: string;
-  stock: number;
-};
 
 export type OrderRecord = {
   id: string;
@@ -29,19 +20,62 @@ export type OrderRecord = {
   items: { product_id: string; sku: string; name: string; unit_price_cents: number; qty: number; line_total_cents: number }[];
 };
 
-/** Locks the rows in id order (a fixed order means two orders cannot deadlock on them). */
-export async function lockProductsBySku(tx: Drizzle, skus: string[]): Promise<LockedProduct[]> {
-  const res = await tx.execute<LockedProduct>(sql`
-    SELECT id, sku, name, price_cents, currency, status::text, stock FROM products
-    WHERE sku = ANY(${sql.param(skus)}::text[]) ORDER BY id FOR UPDATE`);
-  return res.rows;
+/** What `place_order` (migrations/0007_checkout_function.sql) takes: one checkout. */
+export interface CheckoutArgs {
+  user_id: string;
+  items: { sku: string; qty: number }[];
+  client_token: string | null;
+  /** Who places it (history row): null and "SYSTEM" for the system. */
+  actor_id: string | null;
+  actor_role: string;
+  payment_window_sec: number;
+  /** The hoarding caps; null for ADMIN bulk orders. */
+  caps: { max_open_orders: number; max_units_per_sku: number } | null;
 }
 
-export async function decrementStock(tx: Drizzle, lines: { id: string; qty: number }[]): Promise<void> {
-  // The rows are locked and checked by the caller; the CHECK (stock >= 0) constraint is the last line of defence.
-  await tx.execute(sql`
-    UPDATE products p SET stock = p.stock - v.qty, updated_at = now()
-    FROM jsonb_to_recordset(${JSON.stringify(lines)}::jsonb) AS v(id uuid, qty int) WHERE p.id = v.id`);
+/** Why `place_order` refused (its RAISE: SQLSTATE TK001, DETAIL as JSON). Nothing was written. `i` is the line index. */
+export type CheckoutRefusal =
+  | { code: "unauthorized" }
+  | { code: "open_orders_limit"; open_orders: number; next_expiry_sec: number | null }
+  | { code: "reservation_limit"; over: { i: number; sku: string; already: number }[] }
+  | { code: "unknown_sku"; lines: { i: number; sku: string }[] }
+  | { code: "mixed_currency"; currencies: string[] }
+  | { code: "insufficient_stock"; short: { i: number; sku: string; requested: number; available: number }[] }
+  /** A concurrent request with the same client_token committed first; `order_id` is its order. */
+  | { code: "client_token_taken"; order_id: string | null };
+
+export class CheckoutRefused extends Error {
+  readonly refusal: CheckoutRefusal;
+  constructor(refusal: CheckoutRefusal) {
+    super(`checkout refused: ${refusal.code}`);
+    this.name = "CheckoutRefused";
+    this.refusal = refusal;
+  }
+}
+
+/** The SQLSTATE `place_order` raises its refusals with. */
+export const CHECKOUT_REFUSED = "TK001";
+
+/**
+ * One checkout in one statement, hence one round trip: `place_order` locks the customer, applies
+ * the caps, locks the products in id order, checks every line, reserves the stock and writes the
+ * order, items, history and outbox rows, then returns the order as getOrder reads it. Outside a
+ * transaction it is its own transaction; inside one (bulk) it is part of it. A refusal throws
+ * CheckoutRefused, with nothing written (the statement was aborted).
+ */
+export async function checkout(db: Drizzle, args: CheckoutArgs): Promise<{ order: OrderRecord; replayed: boolean }> {
+  let res: { rows: (OrderRecord & { replayed: boolean })[] };
+  try {
+    res = await db.execute<OrderRecord & { replayed: boolean }>(sql`SELECT * FROM place_order(${JSON.stringify(args)}::jsonb)`);
+  } catch (err) {
+    const pg = pgError(err);
+    if (pg?.code === CHECKOUT_REFUSED && pg.detail) throw new CheckoutRefused(JSON.parse(pg.detail) as CheckoutRefusal);
+    throw err;
+  }
+  const row = res.rows[0];
+  if (!row) throw new Error("place_order returned no row");
+  const { replayed, ...order } = row;
+  return { order, replayed };
 }
 
 export async function restockOrder(tx: Drizzle, orderId: string): Promise<string[]> {
@@ -50,64 +84,6 @@ export async function restockOrder(tx: Drizzle, orderId: string): Promise<string
     FROM (SELECT product_id, sum(qty)::int AS qty FROM order_items WHERE order_id = ${orderId} GROUP BY product_id) i
     WHERE p.id = i.product_id RETURNING p.id`);
   return res.rows.map((r) => r.id);
-}
-
-export async function findOrderIdByClientToken(db: Drizzle, userId: string, token: string): Promise<string | null> {
-  const res = await db.execute<{ id: string }>(sql`SELECT id FROM orders WHERE user_id = ${userId} AND client_token = ${token}`);
-  return res.rows[0]?.id ?? null;
-}
-
-/** Null when another order already holds (user, client_token). */
-export async function insertOrder(
-  tx: Drizzle,
-  o: { userId: string; currency: string; subtotal: number; clientToken: string | null; paymentWindowSec: number },
-): Promise<string | null> {
-  const res = await tx.execute<{ id: string }>(sql`
-    INSERT INTO orders (user_id, currency, subtotal_cents, total_cents, client_token, expires_at)
-    VALUES (${o.userId}, ${o.currency}, ${o.subtotal}, ${o.subtotal}, ${o.clientToken}, now() + make_interval(secs => ${o.paymentWindowSec}))
-    ON CONFLICT (user_id, client_token) DO NOTHING RETURNING id`);
-  return res.rows[0]?.id ?? null;
-}
-
-export async function insertOrderItems(
-  tx: Drizzle,
-  orderId: string,
-  items: { product_id: string; sku: string; name: string; unit_price_cents: number; qty: number }[],
-): Promise<void> {
-  await tx.execute(sql`
-    INSERT INTO order_items (order_id, product_id, sku, name, unit_price_cents, qty, line_total_cents)
-    SELECT ${orderId}, v.product_id, v.sku, v.name, v.unit_price_cents, v.qty, v.unit_price_cents::bigint * v.qty
-    FROM jsonb_to_recordset(${JSON.stringify(items)}::jsonb) AS v(product_id uuid, sku text, name text, unit_price_cents int, qty int)`);
-}
-
-/**
- * Locks the customer's row: a customer's checkouts run one at a time, so the caps below are
- * checked and used atomically. False when the account no longer exists.
- */
-export async function lockCustomer(tx: Drizzle, userId: string): Promise<boolean> {
-  const res = await tx.execute(sql`SELECT 1 FROM users WHERE id = ${userId} FOR UPDATE`);
-  return res.rows.length > 0;
-}
-
-/** What the customer's unpaid orders hold: how many, when the first frees up, and units per SKU (of `skus`). */
-export async function openReservations(
-  tx: Drizzle,
-  userId: string,
-  skus: string[],
-): Promise<{ openOrders: number; nextExpirySec: number | null; unitsBySku: Map<string, number> }> {
-  const [open, units] = await Promise.all([
-    tx.execute<{ n: number; next_sec: number | null }>(sql`
-      SELECT count(*)::int AS n, ceil(extract(epoch FROM min(expires_at) - now()))::int AS next_sec
-      FROM orders WHERE user_id = ${userId} AND status = 'PENDING'`),
-    tx.execute<{ sku: string; units: number }>(sql`
-      SELECT i.sku, sum(i.qty)::int AS units FROM order_items i JOIN orders o ON o.id = i.order_id
-      WHERE o.user_id = ${userId} AND o.status = 'PENDING' AND i.sku = ANY(${sql.param(skus)}::text[]) GROUP BY i.sku`),
-  ]);
-  return {
-    openOrders: open.rows[0]?.n ?? 0,
-    nextExpirySec: open.rows[0]?.next_sec ?? null,
-    unitsBySku: new Map(units.rows.map((r) => [r.sku, r.units])),
-  };
 }
 
 /** The order `o` has an open intent with an attempt running (leased) or active within `inFlightSec`. */
@@ -153,6 +129,7 @@ export async function insertOutbox(
     VALUES (${e.aggregateType}, ${e.aggregateId}, ${e.eventType}, ${JSON.stringify(e.payload)}::jsonb)`);
 }
 
+/** One order as the API returns it. `place_order` (migrations/0007) returns the same columns: change both together. */
 const ORDER_SELECT = sql`
   SELECT o.id, o.user_id, u.email AS customer_email, o.status::text AS status, o.currency, o.subtotal_cents::float8 AS subtotal_cents,
          o.total_cents::float8 AS total_cents, o.version, o.client_token,

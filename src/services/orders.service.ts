@@ -2,28 +2,24 @@
 import type { Config } from "../config.ts";
 import type { Drizzle } from "../db/client.ts";
 import {
-  decrementStock,
+  type CheckoutRefusal,
+  CheckoutRefused,
+  checkout,
   existingUserIds,
   expiredOrderIds,
-  findOrderIdByClientToken,
   getOrder,
-  getOrders,
   insertHistory,
-  insertOrder,
-  insertOrderItems,
   insertOutbox,
   isExpirable,
   listOrders,
-  lockCustomer,
-  lockProductsBySku,
   type OrderRecord,
-  openReservations,
   restockOrder,
   updateOrderStatus,
 } from "../db/orders.repo.ts";
 import { closePayment, openPayment, type PaymentRow } from "../db/payments.repo.ts";
 import { keysetPage, PG_TIMESTAMP, readKeyset } from "../lib/cursor.ts";
 import { errorFields, type Logger } from "../lib/logger.ts";
+import { countEvent } from "../lib/metrics.ts";
 import { ApiError, type FieldError } from "../lib/problem.ts";
 import type { Principal } from "../lib/tokens.ts";
 import type { OrderCreate, OrderListQuery, OrderStatus } from "../schemas/orders.ts";
@@ -36,7 +32,14 @@ export function toOrderDto(o: OrderRecord): OrderDto {
   return { ...dto, status: o.status as OrderStatus };
 }
 
-class ClientTokenTaken extends Error {}
+/** A concurrent request with the same client_token committed first; `orderId` is its order. */
+class ClientTokenTaken extends Error {
+  readonly orderId: string | null;
+  constructor(orderId: string | null) {
+    super("client_token taken by a concurrent request");
+    this.orderId = orderId;
+  }
+}
 
 const actorRole = (p: Principal | null) => p?.role ?? "SYSTEM";
 
@@ -55,151 +58,120 @@ export function checkoutPolicy(cfg: Config): Required<CheckoutPolicy> {
 }
 
 /**
- * The hoarding caps: unpaid orders hold stock until they expire, so one customer may hold only
- * so many orders and so many units of one SKU. Called with the customer's row locked.
+ * The error a refusal of `place_order` answers with. The rules themselves run in the database
+ * (migrations/0007_checkout_function.sql), in this order: the customer's row locked (a deleted
+ * account cannot order), a used client_token replayed, the hoarding caps (unpaid orders hold stock
+ * until they expire, so one customer may hold only so many orders and so many units of one SKU),
+ * then the products locked and every line checked. Field paths are prefixed (bulk: `orders.3.`).
  */
-async function enforceCaps(tx: Drizzle, userId: string, input: OrderCreate, caps: NonNullable<CheckoutPolicy["caps"]>, prefix: string) {
-  const held = await openReservations(
-    tx,
-    userId,
-    input.items.map((l) => l.sku),
-  );
-  if (held.openOrders >= caps.maxOpenOrders) {
-    const retryAfter = Math.max(1, held.nextExpirySec ?? 60);
-    throw new ApiError(
-      "open_orders_limit",
-      `You have ${held.openOrders} unpaid orders; pay or cancel one first (at most ${caps.maxOpenOrders}).`,
-      { headers: { "Retry-After": String(retryAfter) }, extra: { cap: "MAX_OPEN_ORDERS_PER_USER", limit: caps.maxOpenOrders } },
-    );
-  }
-  const over = input.items.flatMap((l, i) => {
-    const already = held.unitsBySku.get(l.sku) ?? 0;
-    return already + l.qty > caps.maxUnitsPerSku ? [{ i, sku: l.sku, already }] : [];
-  });
-  if (over.length) {
-    throw new ApiError(
-      "reservation_limit",
-      `At most ${caps.maxUnitsPerSku} units of one product may be held by your unpaid orders; nothing was ordered.`,
-      {
-        errors: over.map((o) => ({
-          field: `${prefix}items.${o.i}.qty`,
+function refusalError(r: CheckoutRefusal, policy: CheckoutPolicy, prefix: string): Error {
+  const caps = () => {
+    if (!policy.caps) throw new Error(`place_order refused with ${r.code} without caps`);
+    return policy.caps;
+  };
+  switch (r.code) {
+    case "unauthorized":
+      return new ApiError("unauthorized", "This account no longer exists.", {
+        headers: { "WWW-Authenticate": 'Bearer realm="toko-edge", error="invalid_token"' },
+      });
+    case "client_token_taken":
+      return new ClientTokenTaken(r.order_id);
+    case "open_orders_limit": {
+      const { maxOpenOrders } = caps();
+      const retryAfter = Math.max(1, r.next_expiry_sec ?? 60);
+      return new ApiError(
+        "open_orders_limit",
+        `You have ${r.open_orders} unpaid orders; pay or cancel one first (at most ${maxOpenOrders}).`,
+        { headers: { "Retry-After": String(retryAfter) }, extra: { cap: "MAX_OPEN_ORDERS_PER_USER", limit: maxOpenOrders } },
+      );
+    }
+    case "reservation_limit": {
+      const { maxUnitsPerSku } = caps();
+      return new ApiError(
+        "reservation_limit",
+        `At most ${maxUnitsPerSku} units of one product may be held by your unpaid orders; nothing was ordered.`,
+        {
+          errors: r.over.map((o) => ({
+            field: `${prefix}items.${o.i}.qty`,
+            in: "body" as const,
+            code: "reservation_limit",
+            message: `your unpaid orders already hold ${o.already} of ${o.sku}`,
+          })),
+          extra: { cap: "MAX_RESERVED_UNITS_PER_SKU", limit: maxUnitsPerSku, skus: r.over.map((o) => o.sku) },
+        },
+      );
+    }
+    case "unknown_sku": {
+      const errors: FieldError[] = r.lines.map((l) => ({
+        field: `${prefix}items.${l.i}.sku`,
+        in: "body",
+        code: "unknown_sku",
+        message: `no active product has SKU ${l.sku}`,
+      }));
+      return new ApiError("validation_error", "Some SKUs are not for sale; nothing was ordered.", { errors });
+    }
+    case "mixed_currency":
+      return new ApiError(
+        "validation_error",
+        `An order has one currency; these items are priced in ${[...r.currencies].sort().join(" and ")}.`,
+        {
+          errors: [{ field: `${prefix}items`, in: "body", code: "mixed_currency", message: "all items must share one currency" }],
+        },
+      );
+    case "insufficient_stock":
+      return new ApiError("insufficient_stock", `Not enough stock for ${r.short.map((s) => s.sku).join(", ")}; nothing was ordered.`, {
+        errors: r.short.map((s) => ({
+          field: `${prefix}items.${s.i}.qty`,
           in: "body" as const,
-          code: "reservation_limit",
-          message: `your unpaid orders already hold ${o.already} of ${o.sku}`,
+          code: "insufficient_stock",
+          message: `only ${s.available} left`,
         })),
-        extra: { cap: "MAX_RESERVED_UNITS_PER_SKU", limit: caps.maxUnitsPerSku, skus: over.map((o) => o.sku) },
-      },
-    );
+        extra: {
+          skus: r.short.map((s) => s.sku),
+          lines: r.short.map(({ sku, requested, available }) => ({ sku, requested, available })),
+        },
+      });
   }
 }
 
-/** Creates one order inside `tx`. Field paths are prefixed (bulk: `orders.3.`) so errors name the line. */
-async function createInTx(tx: Drizzle, userId: string, input: OrderCreate, actor: Principal | null, policy: CheckoutPolicy, prefix = "") {
-  // Serialises one customer's checkouts (caps are checked and used atomically); a deleted account cannot order.
-  if (!(await lockCustomer(tx, userId))) {
-    throw new ApiError("unauthorized", "This account no longer exists.", {
-      headers: { "WWW-Authenticate": 'Bearer realm="toko-edge", error="invalid_token"' },
-    });
-  }
-  if (input.client_token) {
-    const existing = await findOrderIdByClientToken(tx, userId, input.client_token);
-    if (existing) return { orderId: existing, replayed: true };
-  }
-  if (policy.caps) await enforceCaps(tx, userId, input, policy.caps, prefix);
-  const locked = await lockProductsBySku(
-    tx,
-    input.items.map((l) => l.sku),
-  );
-  const bySku = new Map(locked.map((p) => [p.sku, p]));
-  const unknown: FieldError[] = [];
-  input.items.forEach((l, i) => {
-    const p = bySku.get(l.sku);
-    if (p?.status !== "active")
-      unknown.push({ field: `${prefix}items.${i}.sku`, in: "body", code: "unknown_sku", message: `no active product has SKU ${l.sku}` });
-  });
-  if (unknown.length) throw new ApiError("validation_error", "Some SKUs are not for sale; nothing was ordered.", { errors: unknown });
-  const currencies = new Set(locked.map((p) => p.currency));
-  if (currencies.size > 1) {
-    throw new ApiError(
-      "validation_error",
-      `An order has one currency; these items are priced in ${[...currencies].sort().join(" and ")}.`,
-      {
-        errors: [{ field: `${prefix}items`, in: "body", code: "mixed_currency", message: "all items must share one currency" }],
-      },
-    );
-  }
-  const short = input.items.flatMap((l, i) => {
-    const p = bySku.get(l.sku);
-    return p && p.stock < l.qty ? [{ i, sku: l.sku, requested: l.qty, available: p.stock }] : [];
-  });
-  if (short.length) {
-    throw new ApiError("insufficient_stock", `Not enough stock for ${short.map((s) => s.sku).join(", ")}; nothing was ordered.`, {
-      errors: short.map((s) => ({
-        field: `${prefix}items.${s.i}.qty`,
-        in: "body" as const,
-        code: "insufficient_stock",
-        message: `only ${s.available} left`,
-      })),
-      extra: {
-        skus: short.map((s) => s.sku),
-        lines: short.map(({ sku, requested, available }) => ({ sku, requested, available })),
-      },
-    });
-  }
-  const items = input.items.map((l) => {
-    const p = bySku.get(l.sku) as NonNullable<ReturnType<typeof bySku.get>>;
-    return { product_id: p.id, sku: p.sku, name: p.name, unit_price_cents: p.price_cents, qty: l.qty };
-  });
-  const subtotal = items.reduce((sum, it) => sum + it.unit_price_cents * it.qty, 0);
-  await decrementStock(
-    tx,
-    items.map((it) => ({ id: it.product_id, qty: it.qty })),
-  );
-  const orderId = await insertOrder(tx, {
-    userId,
-    currency: locked[0]?.currency ?? "USD",
-    subtotal,
-    clientToken: input.client_token ?? null,
-    paymentWindowSec: policy.paymentWindowSec,
-  });
-  if (!orderId) throw new ClientTokenTaken();
-  await insertOrderItems(tx, orderId, items);
-  await insertHistory(tx, {
-    orderId,
-    from: null,
-    to: "PENDING",
-    actorId: actor?.userId ?? null,
-    actorRole: actorRole(actor),
-    reason: null,
-  });
-  await insertOutbox(tx, {
-    aggregateType: "order",
-    aggregateId: orderId,
-    eventType: "order.created",
-    payload: { order_id: orderId, user_id: userId, status: "PENDING", currency: locked[0]?.currency, total_cents: subtotal, items },
-  });
-  if (subtotal === 0) {
-    // Nothing to pay (no provider takes a zero amount): the order is paid at checkout, as SYSTEM.
-    const created = await lockOrder(tx, orderId);
-    if (created) await transitionOrder(tx, created, "PAID", { actor: null, reason: "nothing to pay (total 0)", payload: { free: true } });
-  }
-  return { orderId, replayed: false };
-}
-
-/** Stock is reserved in the same transaction as the order (rows locked, checked, decremented). */
-export async function placeOrder(db: Drizzle, userId: string, input: OrderCreate, actor: Principal, policy: CheckoutPolicy) {
+/**
+ * One order, in one statement (`place_order`): outside a transaction it is its own transaction,
+ * inside one (bulk) it is part of it. Refusals throw ApiError (or ClientTokenTaken), nothing written.
+ * A total of 0 is PAID at checkout, as SYSTEM, in the same statement (what transitionOrder writes).
+ */
+async function createOne(db: Drizzle, userId: string, input: OrderCreate, actor: Principal | null, policy: CheckoutPolicy, prefix = "") {
   try {
-    // Read back inside the transaction: once it commits, nothing is left that could fail (a 5xx means nothing happened).
-    return await db.transaction(async (tx) => {
-      const res = await createInTx(tx, userId, input, actor, policy);
-      return { order: (await getOrder(tx, res.orderId)) as OrderRecord, replayed: res.replayed };
+    return await checkout(db, {
+      user_id: userId,
+      items: input.items.map((l) => ({ sku: l.sku, qty: l.qty })),
+      client_token: input.client_token ?? null,
+      actor_id: actor?.userId ?? null,
+      actor_role: actorRole(actor),
+      payment_window_sec: policy.paymentWindowSec,
+      caps: policy.caps ? { max_open_orders: policy.caps.maxOpenOrders, max_units_per_sku: policy.caps.maxUnitsPerSku } : null,
     });
   } catch (err) {
-    if (!(err instanceof ClientTokenTaken) || !input.client_token) throw err;
-    // A concurrent request with the same client_token won the race: ours rolled back; return theirs.
-    const existing = await findOrderIdByClientToken(db, userId, input.client_token);
-    if (!existing) throw err;
-    return { order: (await getOrder(db, existing)) as OrderRecord, replayed: true };
+    if (err instanceof CheckoutRefused) throw refusalError(err.refusal, policy, prefix);
+    throw err;
+  }
+}
+
+/**
+ * Stock is reserved in the same transaction as the order (rows locked, checked, decremented): one
+ * statement, one round trip, which returns the order too (once it commits, nothing is left that
+ * could fail: a 5xx means nothing happened).
+ */
+export async function placeOrder(db: Drizzle, userId: string, input: OrderCreate, actor: Principal, policy: CheckoutPolicy) {
+  try {
+    const placed = await createOne(db, userId, input, actor, policy);
+    if (!placed.replayed) countEvent("order_created", { detail: "checkout" });
+    return placed;
+  } catch (err) {
+    if (!(err instanceof ClientTokenTaken) || !err.orderId) throw err;
+    // A concurrent request with the same client_token won the race: ours wrote nothing; return theirs.
+    const theirs = await getOrder(db, err.orderId);
+    if (!theirs) throw err;
+    return { order: theirs, replayed: true };
   }
 }
 
@@ -215,11 +187,12 @@ export async function placeBulk(
     known.has(o.user_id) ? [] : [{ field: `orders.${i}.user_id`, in: "body" as const, code: "not_found", message: "no such user" }],
   );
   if (missing.length) throw new ApiError("validation_error", "Unknown customers; nothing was ordered.", { errors: missing });
-  return db.transaction(async (tx) => {
-    const out: { orderId: string; replayed: boolean }[] = [];
+  const placed = await db.transaction(async (tx) => {
+    // One statement per order; each returns its order as read inside this transaction (no read-back query).
+    const out: OrderRecord[] = [];
     for (const [i, o] of orders.entries()) {
       try {
-        out.push(await createInTx(tx, o.user_id, o, actor, { paymentWindowSec: policy.paymentWindowSec }, `orders.${i}.`));
+        out.push((await createOne(tx, o.user_id, o, actor, { paymentWindowSec: policy.paymentWindowSec }, `orders.${i}.`)).order);
       } catch (err) {
         if (err instanceof ClientTokenTaken) {
           throw new ApiError("client_token_in_use", `orders.${i}: client_token is being used by a concurrent request.`, {
@@ -234,11 +207,11 @@ export async function placeBulk(
         throw err;
       }
     }
-    return getOrders(
-      tx,
-      out.map((r) => r.orderId),
-    );
+    return out;
   });
+  // After the commit; a client_token replayed inside a batch is counted too (rare).
+  countEvent("order_created", { detail: "bulk", count: placed.length });
+  return placed;
 }
 
 /** Owner or ADMIN; anyone else (and a missing id) gets the same 404. */
@@ -273,6 +246,8 @@ export async function orderPage(db: Drizzle, secret: string, q: OrderListQuery, 
  * The one way an order changes status, used by the API and by settlement. `order` must be
  * locked (FOR UPDATE) in `tx`. Checks the state machine, bumps `version`, writes history and
  * an `order.status_changed` outbox row, and restocks when the transition gives stock back.
+ * Checkout's PENDING → PAID of a zero total is written by `place_order` in SQL with the same rows
+ * (migrations/0007_checkout_function.sql): change it there too (test/orders.checkout-fn.test.ts compares).
  */
 export async function transitionOrder(
   tx: Drizzle,
@@ -372,12 +347,14 @@ export async function changeStatus(
   // Checked before any provider call, and again under the lock.
   check(await getOrder(db, id));
   const closed = to === "CANCELLED" ? await closeOpenIntent(db, id, closeIntent) : null;
-  return db.transaction(async (tx) => {
+  const changed = await db.transaction(async (tx) => {
     const order = check(await lockOrder(tx, id));
     if (to === "CANCELLED") await closePaymentInTx(tx, id, closed, "cancelled with its order");
     const { restocked } = await transitionOrder(tx, order, to, { actor, reason });
     return { order: (await getOrder(tx, id)) as OrderRecord, restocked };
   });
+  if (to === "CANCELLED") countEvent("order_cancelled", { detail: actor.role === "ADMIN" ? "admin" : "customer" });
+  return changed;
 }
 
 /**
