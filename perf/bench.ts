@@ -4,13 +4,19 @@
  *
  *   node perf/bench.ts [--smoke] [--duration 10] [--connections 50] [--warmup 1] [--rounds 5]
  *                      [--only name[,name]] [--var NAME=value] [--no-floors] [--postgres-prepare false]
+ *                      [--profile]
+ *
+ * --profile: instead of ratios, a V8 CPU profile of the app in workerd while each selected
+ * scenario runs for --duration seconds (unminified bundle; perf/lib/profile.ts): where the
+ * isolate's time goes, by module and function, written to perf/results/profile-*.md.
  *
  * One run = one fresh database (dropped at exit), one pgbouncer, one workerd with the
  * app, a hello-world worker and the floor workers (perf/floors/). Each scenario is measured
  * in `rounds` slices interleaved with slices of its baselines (hello, raw SQL, floors), so
  * machine noise hits both sides of a ratio.
  */
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import pg from "pg";
@@ -19,8 +25,10 @@ import { seedCatalog } from "../scripts/lib/seed.ts";
 import { buildFloors, DRIVER_LABEL, FLOOR_DRIVERS, type FloorDriver, floorTable, loadFloor } from "./lib/floors.ts";
 import { clientIp, type LoadResult, runHttp, runSql, Tally } from "./lib/load.ts";
 import { startPooler } from "./lib/pgbouncer.ts";
+import { profileWhile, renderSummary, saveProfile, summarise } from "./lib/profile.ts";
 import { type Budgets, checkBudgets, hitRatio, type Row, renderTable, writeResults } from "./lib/report.ts";
 import { buildBundle, ROOT, readWorkerConfig, startRuntime } from "./lib/runtime.ts";
+import { renderTargets } from "./lib/targets.ts";
 import { rand, round, sleep } from "./lib/util.ts";
 import { type Catalog, SCENARIOS, type Scenario } from "./scenarios.ts";
 
@@ -37,6 +45,7 @@ const { values: args } = parseArgs({
     var: { type: "string", multiple: true },
     floors: { type: "boolean", default: true },
     "postgres-prepare": { type: "string", default: "true" },
+    profile: { type: "boolean", default: false },
   },
   allowNegative: true,
 });
@@ -74,7 +83,8 @@ const CLIENTS = Number(args.clients ?? 2000);
  * the scenarios marked `driverFloor`. A floor's request i runs the statements of the plan's sql(i) for
  * i < FLOOR_TABLE, then wraps around.
  */
-const withFloors = args.floors !== false;
+const profiling = args.profile === true;
+const withFloors = args.floors !== false && !profiling;
 const postgresPrepare = args["postgres-prepare"] === "false" ? "false" : "true";
 const floorBindings: Record<FloorDriver, Record<string, string>> = { pg: {}, postgres: { POSTGRES_PREPARE: postgresPrepare } };
 const FLOOR_TABLE = 4096;
@@ -88,6 +98,17 @@ async function cleanup() {
 // Ctrl-C or a CI timeout: still stop pgbouncer/workerd and drop the database.
 process.once("SIGINT", () => void cleanup().finally(() => process.exit(130)));
 process.once("SIGTERM", () => void cleanup().finally(() => process.exit(143)));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
 
 async function loadCatalog(url: string): Promise<Catalog> {
   return withClient(url, async (c) => {
@@ -124,7 +145,7 @@ try {
     return { url, seeded, pgVersion };
   })();
   const [bundle, config, db, floors] = await Promise.all([
-    buildBundle(),
+    buildBundle({ minify: !profiling }),
     readWorkerConfig(),
     dbReady,
     withFloors ? buildFloors() : undefined,
@@ -138,7 +159,9 @@ try {
   const variants = [...new Set(selected.filter((s) => s.vars).map((s) => JSON.stringify(s.vars)))];
   const workerOf = (s: Scenario) =>
     s.target === "hello" ? "hello" : s.vars ? `app~${variants.indexOf(JSON.stringify(s.vars)) + 1}` : "app";
+  const inspectorPort = profiling ? await freePort() : undefined;
   const runtime = await startRuntime({
+    ...(inspectorPort ? { inspectorPort } : {}),
     bundlePath: bundle.path,
     config,
     dbUrl: pooler.url,
@@ -183,6 +206,7 @@ try {
   const slice = duration / rounds;
 
   if (!selected.length) await helloRun(duration, helloAll);
+  const profiles: string[] = [];
   for (const scenario of selected) {
     const base = urlOf(workerOf(scenario));
     const clients = scenario.target === "app" ? CLIENTS : undefined;
@@ -193,6 +217,21 @@ try {
       const warm = new Tally();
       await runHttp({ base, connections, seconds: warmup, next: plan.request, clients }, warm);
       worker.next = warm.next; // continue the sequence: "miss" URLs must not repeat
+    }
+    if (inspectorPort) {
+      const cpu = await profileWhile(inspectorPort, workerOf(scenario), async () => {
+        await runHttp({ base, connections, seconds: duration, next: plan.request, clients }, worker);
+      });
+      const r = worker.result();
+      const summary = renderSummary(
+        `${scenario.name} (${Math.round(r.rps)} req/s while profiled, ${r.errors} errors, X-Cache ${JSON.stringify(r.cache)})`,
+        summarise(cpu, bundle.path, r.requests),
+      );
+      console.log(`\n${summary}`);
+      profiles.push(summary);
+      mkdirSync(`${ROOT}perf/results`, { recursive: true });
+      saveProfile(`${ROOT}perf/results/profile-${scenario.name}.cpuprofile`, cpu);
+      continue;
     }
     // The floors get the statements of requests 0 … FLOOR_TABLE-1 (untimed), then the same warm-up as the app.
     const drivers = plan.sql ? floorsOf(scenario) : [];
@@ -273,6 +312,14 @@ try {
           : ""),
     );
   }
+  if (profiling) {
+    const file = `perf/results/profile-${new Date(t0).toISOString().replace(/[:.]/g, "-")}.md`;
+    const head = `# CPU profile of the app in workerd (${new Date(t0).toISOString()})\n\n${runtime.label}; unminified bundle; ${connections} connections, ${duration} s per scenario after ${warmup} s warm-up; V8 sampling profiler every 200 µs over the inspector. Open perf/results/profile-<scenario>.cpuprofile in Chrome DevTools for the flame chart.\n`;
+    writeFileSync(`${ROOT}${file}`, [head, ...profiles].join("\n"));
+    log(`profile: ${file}`);
+    await cleanup();
+    process.exit(0);
+  }
   const helloResult = helloAll.result();
   rows.unshift({
     scenario: hello.name,
@@ -317,6 +364,9 @@ try {
   for (const r of rows.filter((x) => x.compare))
     console.log(`${r.scenario}: ${r.compare?.rpsRatio.toFixed(2)}× the req/s of ${r.compare?.to}`);
   for (const line of driverLines) console.log(line);
+  console.log(
+    `\nissue 13 targets (informational; docs/performance.md explains the ones not met):\n${renderTargets(rows, bundle.gzipBytes).join("\n")}`,
+  );
   if (runtime.logs.samples.length)
     console.log(`\nworker warn/error log lines (first ${runtime.logs.samples.length}):\n${runtime.logs.samples.join("\n")}`);
 
@@ -324,7 +374,13 @@ try {
   const failures = checkBudgets(rows, budgets, { throughput: pooler.pooled });
   if (!pooler.pooled) console.warn(`\n!!! ${pooler.label}\n!!! throughput budgets skipped; only errors and hit ratios are checked`);
   const elapsedSec = Math.round((Date.now() - t0) / 100) / 10;
-  const stamp = writeResults({ dir: `${ROOT}perf/results`, meta, rows, failures, extra: { elapsedSec, workerLogs: runtime.logs } });
+  const stamp = writeResults({
+    dir: `${ROOT}perf/results`,
+    meta,
+    rows,
+    failures,
+    extra: { elapsedSec, workerLogs: runtime.logs, targets: renderTargets(rows, bundle.gzipBytes) },
+  });
   log(`results: perf/results/${stamp}.{json,md}; total ${elapsedSec} s`);
   if (failures.length) {
     console.error(

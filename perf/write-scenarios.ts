@@ -13,6 +13,7 @@ import { signStandardWebhook } from "../src/payments/signatures.ts";
 import { checkoutPolicy, placeOrder } from "../src/services/orders.service.ts";
 import { type RecordedQuery, recordSqlLive } from "./lib/sql.ts";
 import type { RequestSpec, Scenario, ScenarioContext } from "./scenarios.ts";
+import { webhookFanout } from "./webhook-fanout.ts";
 
 const json = (path: string, body: unknown, headers: Record<string, string> = {}): RequestSpec => ({
   method: "POST",
@@ -69,7 +70,8 @@ function orderScenario(name: string, hot: boolean, smoke: boolean): Scenario {
       const pick = (i: number) => picks[i % picks.length] as (typeof picks)[number];
       // What the app issues for request i, recorded by running its own code against the database (one real
       // order per customer): the account check (writes read it fresh, src/middleware/auth.ts), then the
-      // checkout transaction, BEGIN … COMMIT. Replays swap in the order id the database returns.
+      // checkout: one `SELECT * FROM place_order($1::jsonb)` since migration 0007 (each replay places a new order;
+      // refs swap in any id the database returned, for SQL that needs one).
       const sql: RecordedQuery[][] = [];
       for (const [u, c] of customers.entries()) {
         sql.push(
@@ -188,4 +190,5 @@ export const WRITE_SCENARIOS: Scenario[] = [
       };
     },
   },
+  webhookFanout,
 ];

@@ -78,6 +78,8 @@ const wrangler = spawn(
       WRANGLER_SEND_METRICS: "false",
       CLOUDFLARE_CF_FETCH_ENABLED: "false",
       CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE_FRESH: url,
+      // Local Hyperdrive does not cache: report reads are fresh under `npm run dev`.
+      CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE_CACHED: url,
     },
   },
 );

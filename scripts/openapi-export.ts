@@ -14,6 +14,7 @@ const env = {
   CURSOR_SECRET: "openapi-export-only-0000000000000000",
   JWT_SECRET: "openapi-export-only-0000000000000000",
   HYPERDRIVE_FRESH: hyperdrive,
+  HYPERDRIVE_CACHED: hyperdrive,
 } as unknown as Env;
 const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
 const res = await createApp().request("https://api.toko-edge.dev/openapi.json", {}, env, ctx);

@@ -20,16 +20,22 @@ import { requireAuth, requireRole } from "./middleware/auth.ts";
 import { edgeCache } from "./middleware/edge-cache.ts";
 import { applyGuards, documentGuards } from "./middleware/guards.ts";
 import { jsonBody } from "./middleware/json-body.ts";
+import { outboxNudge } from "./middleware/outbox-nudge.ts";
 import { queryRules } from "./middleware/query-rules.ts";
 import { requestContext } from "./middleware/request-context.ts";
+import { reportServerError } from "./observability/http.ts";
 import { adminCatalogRouter } from "./routes/admin-catalog.routes.ts";
 import { adminJobsRouter } from "./routes/admin-jobs.routes.ts";
+import { adminNotificationsRouter } from "./routes/admin-notifications.routes.ts";
 import { adminPaymentsRouter } from "./routes/admin-payments.routes.ts";
 import { adminQueueRouter } from "./routes/admin-queue.routes.ts";
+import { adminReportsRouter } from "./routes/admin-reports.routes.ts";
 import { adminUsersRouter } from "./routes/admin-users.routes.ts";
+import { adminWebhookEndpointsRouter } from "./routes/admin-webhook-endpoints.routes.ts";
 import { authRouter } from "./routes/auth.routes.ts";
 import { catalogRouter } from "./routes/catalog.routes.ts";
 import { healthRouter } from "./routes/health.routes.ts";
+import { metricsRouter } from "./routes/metrics.routes.ts";
 import { ordersRouter } from "./routes/orders.routes.ts";
 import { paymentsRouter, webhooksRouter } from "./routes/payments.routes.ts";
 import { sandboxRouter } from "./routes/sandbox.routes.ts";
@@ -58,6 +64,8 @@ function renderError(err: Error, c: Context<AppEnv>): Response {
   } else {
     apiError = databaseProblem(err, c) ?? unexpected(err, c);
   }
+  // 5xx only, scrubbed, and only with SENTRY_DSN (src/lib/sentry.ts).
+  reportServerError(c, err, apiError.status, apiError.code);
   return problemResponse(apiError, requestId, c.req.path);
 }
 
@@ -141,11 +149,15 @@ export function createApp() {
   app.use("/api/v1/payments", requireAuth());
   app.use("/api/v1/payments/*", requireAuth());
   app.use("/api/v1/admin/*", requireAuth(), requireRole("ADMIN"));
+  // After a committed order or payment write: publish its outbox events now (waitUntil), not at the next cron tick.
+  app.use(outboxNudge());
   app.use(jsonBody({ "/api/v1/admin/products/import": (cfg) => cfg.MAX_IMPORT_BODY_BYTES }));
   // Rate limits and Idempotency-Key, per route (the table in src/guards/index.ts).
   applyGuards(app);
 
   app.route("/health", healthRouter);
+  // Prometheus scrapes (bearer METRICS_TOKEN, checked by the route): docs/ops/metrics.md.
+  app.route("/metrics", metricsRouter);
   app.route("/api/v1", catalogRouter);
   app.route("/api/v1/auth", authRouter);
   app.route("/api/v1/users", usersRouter);
@@ -156,6 +168,9 @@ export function createApp() {
   app.route("/api/v1/admin/queue", adminQueueRouter);
   app.route("/api/v1/admin", adminJobsRouter);
   app.route("/api/v1/admin", adminPaymentsRouter);
+  app.route("/api/v1/admin", adminReportsRouter);
+  app.route("/api/v1/admin", adminWebhookEndpointsRouter);
+  app.route("/api/v1/admin", adminNotificationsRouter);
   app.route("/api/v1/admin/users", adminUsersRouter);
   app.route("/sandbox", sandboxRouter);
 
@@ -181,8 +196,9 @@ export function createApp() {
       { name: "Accounts", description: "Signup, login, your account" },
       { name: "Orders", description: "Checkout and order lifecycle" },
       { name: "Payments", description: "Payments and provider webhooks" },
-      { name: "Admin", description: "Catalogue, accounts, dead letters and jobs (role ADMIN)" },
+      { name: "Admin", description: "Catalogue, accounts, dead letters, jobs and sales reports (role ADMIN)" },
       { name: "Health", description: "Probes" },
+      { name: "Operations", description: "Prometheus metrics (bearer METRICS_TOKEN)" },
     ],
   }));
   app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Toko Edge API" }));

@@ -6,6 +6,8 @@
  */
 import { z } from "zod";
 import { parseRateLimitOverrides } from "./guards/policies.ts";
+import { OBSERVABILITY_SECRETS, observabilitySettings, refuseObservability } from "./observability/config.ts";
+import { outboundSettings, refuseOutbound } from "./outbound-config.ts";
 import { webhookKeyBytes } from "./payments/signatures.ts";
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -14,6 +16,10 @@ const millis = int(1, 120_000);
 /** An unset optional var arrives as "" from wrangler.toml: treat it as absent. */
 const optional = <T extends z.ZodType>(s: T) => z.preprocess((v) => (v === "" ? undefined : v), s.optional());
 const bytes = (s: string) => new TextEncoder().encode(s).length;
+/** Five cron fields (minute hour day month weekday) as Cron Triggers take them. */
+const CRON = /^[0-9*,/-]+( [0-9A-Za-z*,/-]+){4}$/;
+/** Default of MV_REFRESH_SCHEDULE; scripts/check-crons.ts reads it for environments that do not set it. */
+export const DEFAULT_MV_REFRESH_SCHEDULE = "*/10 * * * *";
 
 /** A comma-separated secret list (several are active during a rotation), parsed once. */
 const secretList = optional(
@@ -33,6 +39,8 @@ export const SECRET_NAMES = new Set([
   "STRIPE_SECRET_KEY",
   "STRIPE_WEBHOOK_SECRETS",
   "SANDBOX_WEBHOOK_SECRETS",
+  "RESEND_API_KEY",
+  ...OBSERVABILITY_SECRETS,
 ]);
 
 /** Environments that hold real money and data: stricter rules apply (see `refuse` below). */
@@ -78,6 +86,19 @@ export const configSchema = z
       .default(2)
       .describe(
         "How long an isolate serves a catalogue read from its own memory (L1) before asking the Cache API again; never longer than CATALOG_CACHE_TTL_SEC.",
+      ),
+    PUBLIC_READ_LIMITER: z
+      .enum(["binding", "durable-object"])
+      .default("binding")
+      .describe(
+        "What counts the per-IP `public-read` limit on catalogue cache misses. `binding`: the Workers Rate Limiting API (`PUBLIC_READ_RL` in wrangler.toml: per location, its limit set there; no Durable Object round trip, so no `RateLimit` remaining count, only `RateLimit-Policy`). `durable-object`: the exact global counter every other policy uses (RATE_LIMIT_OVERRIDES applies).",
+      ),
+    CATALOG_HOT_LANE: z
+      .enum(["true", "false"])
+      .default("true")
+      .transform((v) => v === "true")
+      .describe(
+        "Answer an L1 hit before the middleware chain (the hot lane), once the full path has served that URL and that Origin from L1 in this isolate: same headers, same access-log line, a fraction of the CPU. `false` sends every read through the full path.",
       ),
     CATALOG_GENERATION_MEMO_MS: int(0, 1000)
       .default(1000)
@@ -196,6 +217,23 @@ export const configSchema = z
     JOB_TIME_BUDGET_MS: int(100, 600_000)
       .default(20_000)
       .describe("A scheduled job stops starting new batches after this long; the next run continues."),
+    MV_REFRESH_SCHEDULE: z
+      .string()
+      .regex(CRON, "must be a five-field cron expression")
+      .default(DEFAULT_MV_REFRESH_SCHEDULE)
+      .describe(
+        "Cron expression (UTC) of the reports-refresh job, which refreshes the sales materialized views. It must also be listed in the environment's `[triggers] crons` in wrangler.toml (`npm run lint` checks).",
+      ),
+    MV_REFRESH_TIMEOUT_MS: int(1000, 600_000)
+      .default(30_000)
+      .describe(
+        "Statement timeout of a sales-view refresh (its own connection; other queries keep DB_QUERY_TIMEOUT_MS). A refresh that runs longer is rolled back; the views keep their previous contents.",
+      ),
+    ANALYTICS_CACHE_TTL_SEC: int(0, 3600)
+      .default(60)
+      .describe(
+        "How stale a report read may be: set it to the `max_age` of the HYPERDRIVE_CACHED config (Hyperdrive's query cache) and it is sent as `Cache-Control: private, max-age`. The summary's clock moves in steps of it so its queries can be cached.",
+      ),
     LOGIN_THROTTLE_RETENTION_SEC: int(3600, 31_536_000)
       .default(86_400)
       .describe("Retention job: failed-login counters idle this long (and not locked) are deleted."),
@@ -215,6 +253,8 @@ export const configSchema = z
       .max(2_592_000)
       .default(259_200)
       .describe("How long a stored Idempotency-Key outcome is replayed (≥ 72 h)."),
+    ...outboundSettings,
+    ...observabilitySettings,
   })
   .superRefine((c, ctx) => {
     const refuse = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
@@ -231,6 +271,8 @@ export const configSchema = z
     if (c.ENVIRONMENT === "production" && c.PAYMENT_PROVIDER === "sandbox") {
       refuse("PAYMENT_PROVIDER", "the sandbox provider takes no real money: production refuses it");
     }
+    refuseOutbound(c, refuse);
+    refuseObservability(c, refuse);
     if (!STRICT.has(c.ENVIRONMENT)) return;
     for (const name of ["CURSOR_SECRET", "JWT_SECRET", "STRIPE_SECRET_KEY", "CLOUDFLARE_API_TOKEN"] as const) {
       const v = c[name];
@@ -271,6 +313,8 @@ export function loadConfig(env: Env): Config {
       res = new ConfigError(parsed.error.issues.map((i) => ({ setting: String(i.path[0] ?? "config"), message: i.message })));
     } else if (!env.HYPERDRIVE_FRESH?.connectionString) {
       res = new ConfigError([{ setting: "HYPERDRIVE_FRESH", message: "binding missing" }]);
+    } else if (!env.HYPERDRIVE_CACHED?.connectionString) {
+      res = new ConfigError([{ setting: "HYPERDRIVE_CACHED", message: "binding missing" }]);
     } else {
       res = parsed.data;
     }

@@ -6,7 +6,6 @@ import { drizzle } from "drizzle-orm/node-postgres";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PRODUCT_SORTS, type ProductSort, productListQuery } from "../src/db/catalog.repo.ts";
-import * as schema from "../src/db/schema.ts";
 import type { ProductDto } from "../src/schemas/catalog.ts";
 import { api, connect, expectProblem, sql, uniqueSuffix } from "./helpers.ts";
 
@@ -254,7 +253,7 @@ describe("EXPLAIN: every sort is an index scan on the seeded catalogue", () => {
   }
 
   async function plan(sort: ProductSort, category: string | undefined, withCursor: boolean): Promise<PlanNode[]> {
-    const db = drizzle(client, { schema });
+    const db = drizzle(client);
     const after = withCursor ? await midPosition(sort, category) : null;
     const q = productListQuery(db, { category }, sort, after, 20).toSQL();
     const { rows } = await client.query(`EXPLAIN (FORMAT JSON) ${q.sql}`, q.params);

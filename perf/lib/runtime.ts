@@ -45,18 +45,25 @@ export interface WorkerConfig {
   secrets: string[];
 }
 
-export async function buildBundle(): Promise<Bundle> {
+/** The deployable bundle (minified), or an unminified one for CPU profiles (source modules stay visible). */
+export async function buildBundle(opts: { minify?: boolean } = {}): Promise<Bundle> {
+  const minify = opts.minify ?? true;
+  const outDir = minify ? OUT_DIR : `${OUT_DIR}-unminified`;
   const started = Date.now();
   const wrangler = join(dirname(require.resolve("wrangler/package.json")), "bin/wrangler.js");
   // `--env ""` = the top-level environment (silences wrangler's multi-environment warning).
-  await promisify(execFile)(process.execPath, [wrangler, "deploy", "--dry-run", "--env", "", "--outdir", OUT_DIR, "--minify"], {
-    cwd: ROOT,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
-    maxBuffer: 16 << 20,
-  }).catch((err: { stdout?: string; stderr?: string }) => {
+  await promisify(execFile)(
+    process.execPath,
+    [wrangler, "deploy", "--dry-run", "--env", "", "--outdir", outDir, ...(minify ? ["--minify"] : [])],
+    {
+      cwd: ROOT,
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+      maxBuffer: 16 << 20,
+    },
+  ).catch((err: { stdout?: string; stderr?: string }) => {
     throw new Error(`wrangler build failed:\n${err.stdout ?? ""}\n${err.stderr ?? ""}`);
   });
-  const path = `${ROOT}${OUT_DIR}/index.js`;
+  const path = `${ROOT}${outDir}/index.js`;
   const code = readFileSync(path);
   return { path, rawBytes: code.length, gzipBytes: gzipSync(code).length, buildMs: Date.now() - started };
 }
@@ -111,6 +118,8 @@ export async function startRuntime(opts: {
   variants: Record<string, string>[];
   /** Floor workers (perf/floors/) by name, e.g. "floor-pg": bundle path and plain-text bindings. Each gets a HYPERDRIVE binding to `dbUrl`. */
   floors?: Record<string, { path: string; bindings?: Record<string, string> }>;
+  /** Opens workerd's inspector (CPU profiles, perf/lib/profile.ts) on this port. */
+  inspectorPort?: number;
 }): Promise<Runtime> {
   // Fresh random values, shaped as scripts/lib/dev-vars.ts shapes them (webhook secrets as whsec_<base64>);
   // CURSOR_SECRET is shared with the harness because the raw-SQL baseline runs the same service code.
@@ -144,6 +153,7 @@ export async function startRuntime(opts: {
     convertV4MiniflareOptions({
       host: "127.0.0.1",
       port: 0,
+      ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
       cf: false, // no network here; Request.cf is irrelevant on direct sockets anyway
       log: new NoOpLog(),
       // The app writes one JSON access-log line per request (LOG_LEVEL from wrangler.toml): that cost

@@ -25,7 +25,7 @@ const COLORS = ["Black", "White", "Red", "Blue", "Green", "Graphite", "Sand", "O
 const CURRENCIES = ["USD", "USD", "USD", "EUR"];
 
 /** mulberry32: tiny deterministic PRNG. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -37,7 +37,7 @@ function prng(seed: number): () => number {
 }
 
 /** A version-4-shaped uuid drawn from the PRNG (deterministic, unique in practice). */
-function uuidFrom(rand: () => number): string {
+export function uuidFrom(rand: () => number): string {
   const b = Array.from({ length: 16 }, () => Math.floor(rand() * 256));
   b[6] = ((b[6] ?? 0) & 0x0f) | 0x40;
   b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;

@@ -40,4 +40,6 @@ export const GUARDS: GuardSpec[] = [
   { method: "PATCH", path: "/api/v1/orders/:id/status", rateLimits: ["admin-write"], idempotency: "optional" },
   { method: "POST", path: "/api/v1/admin/*", rateLimits: ["admin-write"], idempotency: "optional" },
   { method: "PATCH", path: "/api/v1/admin/*", rateLimits: ["admin-write"], idempotency: "optional" },
+  // Deleting is idempotent by itself (a repeat is a 404): the admin write budget only.
+  { method: "DELETE", path: "/api/v1/admin/*", rateLimits: ["admin-write"] },
 ];

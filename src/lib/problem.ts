@@ -26,9 +26,13 @@ const PROBLEMS = {
   last_admin: [409, "The last ADMIN account cannot be demoted"],
   concurrency_conflict: [409, "A concurrent request holds the same data; retry"],
   reservation_limit: [409, "Too many units of one product are reserved by your unpaid orders"],
+  webhook_endpoint_disabled: [409, "The webhook endpoint is disabled"],
+  delivery_in_progress: [409, "An attempt of this webhook delivery is in progress"],
+  refresh_in_progress: [409, "A refresh of the reports is already running"],
   payload_too_large: [413, "Request body too large"],
   unsupported_media_type: [415, "Unsupported media type"],
   unprocessable: [422, "Unprocessable request"],
+  url_not_allowed: [422, "The URL may not receive webhooks"],
   idempotency_key_reused: [422, "The Idempotency-Key was used with a different request"],
   rate_limited: [429, "Too many requests"],
   open_orders_limit: [429, "Too many unpaid orders"],
@@ -37,6 +41,7 @@ const PROBLEMS = {
   database_unavailable: [503, "The database is unavailable"],
   provider_unavailable: [503, "The payment provider is unavailable"],
   provider_failed: [503, "The payment provider call failed"],
+  dns_unavailable: [503, "The DNS resolver did not answer"],
 } as const satisfies Record<string, readonly [number, string]>;
 
 /**

@@ -15,6 +15,7 @@
  */
 import type { HonoRequest, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env.ts";
+import type { Config } from "../config.ts";
 import { b64url } from "../lib/encoding.ts";
 import { l1Delete, l1Get, l1Put } from "../lib/isolate-cache.ts";
 import type { CanonicalRead, ReadInput, ReadNormaliser } from "../schemas/catalog.ts";
@@ -77,19 +78,141 @@ async function strongEtag(body: ArrayBuffer): Promise<string> {
   return `"${b64url(digest.slice(0, 18))}"`;
 }
 
+const cacheControls = new WeakMap<Config, string>();
+/** The public `Cache-Control` of a catalogue read under `cfg` (built once per config). */
+function cacheControlOf(cfg: Config): string {
+  let v = cacheControls.get(cfg);
+  if (v === undefined) {
+    const ttl = cfg.CATALOG_CACHE_TTL_SEC;
+    v = `public, max-age=${Math.min(cfg.CATALOG_BROWSER_TTL_SEC, ttl)}, s-maxage=${ttl}, stale-while-revalidate=${cfg.CATALOG_CACHE_SWR_SEC}`;
+    cacheControls.set(cfg, v);
+  }
+  return v;
+}
+
+/**
+ * What a cached read answers: the kept headers, Cache-Control, Age, X-Cache (then `extra`, e.g. the hot
+ * lane's decoration); a 304 without content-type on a matching If-None-Match; no body for HEAD. Built as
+ * one list of pairs handed to the Response: each Headers call crosses into the runtime, and this runs per hit.
+ */
+function cachedResponse(
+  kept: [string, string][],
+  body: ArrayBuffer | ReadableStream | null,
+  status: "HIT" | "STALE" | "MISS",
+  age: number,
+  cacheControl: string,
+  method: string,
+  ifNoneMatch: string | undefined | null,
+  extra: [string, string][] = [],
+): Response {
+  let etag: string | null = null;
+  for (const [name, value] of kept) if (name === "etag") etag = value;
+  const notModified = etagMatches(ifNoneMatch ?? undefined, etag);
+  const pairs: [string, string][] = [];
+  for (const pair of kept) if (!notModified || pair[0] !== "content-type") pairs.push(pair);
+  pairs.push(["cache-control", cacheControl], ["age", String(Math.max(0, Math.floor(age)))], ["x-cache", status]);
+  for (const pair of extra) pairs.push(pair);
+  if (notModified) return new Response(null, { status: 304, headers: pairs });
+  return new Response(method === "HEAD" ? null : body, { status: 200, headers: pairs });
+}
+
+/*
+ * The hot lane (src/index.ts runs it before the Hono app): an L1 HIT answered without the middleware
+ * chain. It serves only what the full path has already served the same way in this isolate:
+ *  - the URL (path + query string, exactly as received) maps to its canonical read only after the full
+ *    path validated it (query rules, the route's normaliser) and served it from L1 (`aliases`);
+ *  - the headers the outer middleware adds (security headers, CORS for that `Origin`, Vary…) are copied
+ *    from a response of the full path for the same config and `Origin` (`decorations`);
+ *  - the entry, its freshness, ETag/304 and HEAD are judged exactly as by the middleware (same key,
+ *    same generation memo, same `cachedResponse`).
+ * Anything unknown (a new URL, a new Origin, no memoised generation, a revalidation request) takes the
+ * full path. test/edge-cache.hot-lane.test.ts compares both paths header by header.
+ */
+const ALIASES_MAX = 20_000;
+/** A URL the full path has served from L1: its canonical read, and the route and path its access line names. */
+interface Alias {
+  canonical: string;
+  route: string;
+  path: string;
+}
+const aliases = new Map<string, Alias>();
+const DECORATED_ORIGINS_MAX = 64;
+const decorations = new WeakMap<Config, Map<string, [string, string][]>>();
+/** Headers the edge cache itself sets (or that are per request): never part of a decoration. */
+const OWN_HEADERS = new Set([...KEPT_HEADERS, "cache-control", "age", "x-cache", "x-request-id", "content-length", "date"]);
+
+function rememberAlias(pathAndQuery: string, alias: Alias): void {
+  if (aliases.has(pathAndQuery)) return;
+  if (aliases.size >= ALIASES_MAX) aliases.delete(aliases.keys().next().value as string);
+  aliases.set(pathAndQuery, alias);
+}
+
+/** Called by the request context for a response the full path served from L1: what the outer middleware added. */
+export function rememberDecoration(cfg: Config, origin: string | undefined, res: Response): void {
+  let byOrigin = decorations.get(cfg);
+  if (!byOrigin) {
+    byOrigin = new Map();
+    decorations.set(cfg, byOrigin);
+  }
+  const key = origin ?? "";
+  if (byOrigin.has(key) || byOrigin.size >= DECORATED_ORIGINS_MAX) return;
+  const pairs: [string, string][] = [];
+  for (const [name, value] of res.headers) if (!OWN_HEADERS.has(name)) pairs.push([name, value]);
+  byOrigin.set(key, pairs);
+}
+
+export interface HotHit {
+  response: Response;
+  /** The registered route and the request path, as the full path's access line names them. */
+  route: string;
+  path: string;
+}
+
+/** An L1 HIT for `req` under `cfg` without the middleware chain, or undefined (take the full path). */
+export function hotLaneHit(req: Request, cfg: Config, requestId: (header: string | null) => string): HotHit | undefined {
+  const method = req.method;
+  if (method !== "GET" && method !== "HEAD") return undefined;
+  const ttl = cfg.CATALOG_CACHE_TTL_SEC;
+  if (ttl === 0 || cfg.CATALOG_L1_MAX_BYTES === 0 || !cfg.CATALOG_HOT_LANE) return undefined;
+  const url = new URL(req.url);
+  const alias = aliases.get(url.pathname + url.search);
+  if (!alias) return undefined;
+  const headers = req.headers;
+  const decoration = decorations.get(cfg)?.get(headers.get("origin") ?? "");
+  if (!decoration || headers.has("x-toko-revalidate")) return undefined;
+  const generation = memoisedCatalogGeneration(url.origin, cfg.CATALOG_GENERATION_MEMO_MS);
+  if (generation === undefined) return undefined;
+  const key = cacheKey(url.origin, alias.canonical, generation);
+  const now = Date.now();
+  const e = l1Get(key, cfg.CATALOG_L1_TTL_SEC * 1000, now);
+  if (!e) return undefined;
+  const age = (now - e.storedAt) / 1000;
+  if (age > ttl) return undefined; // the full path drops it and asks L2
+  const response = cachedResponse(e.headers, e.body, "HIT", age, cacheControlOf(cfg), method, headers.get("if-none-match"), [
+    ...decoration,
+    ["x-request-id", requestId(headers.get("x-request-id"))],
+  ]);
+  return { response, route: alias.route, path: alias.path };
+}
+
+/** Forgets the hot lane's URL and decoration memory (tests). */
+export function clearHotLane(): void {
+  aliases.clear();
+}
+
 export function edgeCache(opts: EdgeCacheOptions): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (c.req.method !== "GET" && c.req.method !== "HEAD") return next();
     const cfg = c.get("config");
     const ttl = cfg.CATALOG_CACHE_TTL_SEC;
     const swr = cfg.CATALOG_CACHE_SWR_SEC;
-    const publicCacheControl = `public, max-age=${Math.min(cfg.CATALOG_BROWSER_TTL_SEC, ttl)}, s-maxage=${ttl}, stale-while-revalidate=${swr}`;
+    const url = new URL(c.req.url);
+    const publicCacheControl = cacheControlOf(cfg);
     // Invalid input has no key: never looked up, never stored; the route's validator answers 400.
     const read = opts.normalise(readInput(c.req));
     if (!read) return next();
     const canonical = canonicalRequest(opts.path, read);
     const cache = caches.default;
-    const url = new URL(c.req.url);
     // The catalogue generation is part of the key: a write bumps it, so the next read here misses.
     // Memoised per isolate for CATALOG_GENERATION_MEMO_MS (no await at all when known).
     const memoMs = cfg.CATALOG_GENERATION_MEMO_MS;
@@ -98,17 +221,8 @@ export function edgeCache(opts: EdgeCacheOptions): MiddlewareHandler<AppEnv> {
     const isRevalidation = revalidateToken !== undefined && c.req.header("x-toko-revalidate") === revalidateToken;
     const l1MaxBytes = ttl > 0 ? cfg.CATALOG_L1_MAX_BYTES : 0;
 
-    const serve = (kept: [string, string][], body: ArrayBuffer | ReadableStream | null, status: "HIT" | "STALE" | "MISS", age: number) => {
-      const headers = new Headers(kept);
-      headers.set("Cache-Control", publicCacheControl);
-      headers.set("Age", String(Math.max(0, Math.floor(age))));
-      headers.set("X-Cache", status);
-      if (etagMatches(c.req.header("if-none-match"), headers.get("etag"))) {
-        headers.delete("content-type");
-        return new Response(null, { status: 304, headers });
-      }
-      return new Response(c.req.method === "HEAD" ? null : body, { status: 200, headers });
-    };
+    const serve = (kept: [string, string][], body: ArrayBuffer | ReadableStream | null, status: "HIT" | "STALE" | "MISS", age: number) =>
+      cachedResponse(kept, body, status, age, publicCacheControl, c.req.method, c.req.header("if-none-match"));
 
     if (ttl > 0 && !isRevalidation) {
       // L1: only a fresh entry (by the origin's stored-at) is served here; older ones are L2's to judge.
@@ -119,6 +233,8 @@ export function edgeCache(opts: EdgeCacheOptions): MiddlewareHandler<AppEnv> {
           const age = (now - e.storedAt) / 1000;
           if (age <= ttl) {
             c.set("cacheTier", "l1");
+            // This URL is now known to name `canonical`: its next L1 hits may take the hot lane.
+            rememberAlias(url.pathname + url.search, { canonical, route: opts.path, path: c.req.path });
             return serve(e.headers, e.body, "HIT", age);
           }
           l1Delete(key);

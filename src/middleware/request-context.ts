@@ -5,16 +5,101 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import type { AppEnv } from "../app-env.ts";
-import { ConfigError, loadConfig } from "../config.ts";
+import { type Config, ConfigError, loadConfig } from "../config.ts";
 import { createDatabase, databaseOptions } from "../db/client.ts";
-import { createLogger } from "../lib/logger.ts";
+import { createLogger, type Logger } from "../lib/logger.ts";
+import { coloOf, withMetrics, writeRequestPoint } from "../lib/metrics.ts";
 import { ApiError, problemResponse } from "../lib/problem.ts";
+import { hotLaneHit, rememberDecoration } from "./edge-cache.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
 /** Accepts a well-formed incoming X-Request-Id (so traces join up across hops), else makes one. */
 export function requestIdFrom(header: string | undefined): string {
   return header && REQUEST_ID.test(header) ? header : crypto.randomUUID();
+}
+
+export interface AccessEntry {
+  method: string;
+  route: string;
+  path: string;
+  status: number;
+  started: number;
+  cache: string | undefined;
+  cacheTier: string | undefined;
+  /** "hot" when the hot lane answered (no middleware chain); absent otherwise. */
+  lane?: "hot";
+  /** The Cloudflare location (`request.cf.colo`), for the metrics point. */
+  colo: string;
+}
+
+/**
+ * The one access-log line and the one metrics point (Analytics Engine, src/lib/metrics.ts) per request,
+ * both lanes. Sampling (config, default: every request) applies to the log lines of successes only:
+ * every request is counted.
+ */
+export function writeAccessLog(log: Logger, config: Config, e: AccessEntry, metrics: AnalyticsEngineDataset | undefined): void {
+  const status = e.status;
+  const durationMs = Math.round((performance.now() - e.started) * 100) / 100;
+  writeRequestPoint(
+    { dataset: metrics, release: config.RELEASE, colo: e.colo },
+    { method: e.method, route: e.route, status, durationMs, cache: e.cache, cacheTier: e.cacheTier, lane: e.lane ?? "app" },
+  );
+  if (status < 400 && config.ACCESS_LOG_SAMPLE_RATE < 1 && Math.random() >= config.ACCESS_LOG_SAMPLE_RATE) return;
+  log[status >= 500 ? "error" : status >= 400 ? "warn" : "info"]("request", {
+    component: "http",
+    method: e.method,
+    route: e.route,
+    path: e.path,
+    status,
+    duration_ms: durationMs,
+    cache: e.cache,
+    cache_tier: e.cacheTier,
+    lane: e.lane,
+  });
+}
+
+/**
+ * The worker's entry for HTTP: a public read this isolate holds in L1 (and has served through the full
+ * path before) is answered here, without the middleware chain (src/middleware/edge-cache.ts, "hot lane");
+ * everything else goes to the app. Same request id rule, same headers, same access-log line.
+ */
+export function withHotLane(
+  appFetch: (req: Request, env: Env, ctx: ExecutionContext) => Response | Promise<Response>,
+): (req: Request, env: Env, ctx: ExecutionContext) => Response | Promise<Response> {
+  return (req, env, ctx) => {
+    const started = performance.now();
+    let config: Config;
+    try {
+      config = loadConfig(env);
+    } catch {
+      return appFetch(req, env, ctx); // the app answers 503 and says why
+    }
+    let requestId = "";
+    const hit = hotLaneHit(req, config, (header) => {
+      requestId = requestIdFrom(header ?? undefined);
+      return requestId;
+    });
+    if (!hit) return appFetch(req, env, ctx);
+    const res = hit.response;
+    writeAccessLog(
+      createLogger(config.LOG_LEVEL, { request_id: requestId }),
+      config,
+      {
+        method: req.method,
+        route: hit.route,
+        path: hit.path,
+        status: res.status,
+        started,
+        cache: "HIT",
+        cacheTier: "l1",
+        lane: "hot",
+        colo: coloOf(req),
+      },
+      env.METRICS,
+    );
+    return res;
+  };
 }
 
 /** `fetch` is the app's own entry, exposed as `selfFetch` (cache revalidation, sandbox webhooks). */
@@ -42,8 +127,10 @@ export function requestContext(opts: {
     c.set("selfFetch", async (req) => opts.fetch(req, c));
     const dbFresh = createDatabase(c.env.HYPERDRIVE_FRESH, databaseOptions(config));
     c.set("dbFresh", dbFresh);
+    const colo = coloOf(c.req.raw);
     try {
-      await next();
+      // Business events counted anywhere below (services too) land in this request's dataset.
+      await withMetrics({ dataset: c.env.METRICS, release: config.RELEASE, colo, source: "http" }, next);
     } finally {
       // Most requests never touch the database (cache hits, probes): nothing to close then.
       if (dbFresh.isOpen()) {
@@ -55,20 +142,24 @@ export function requestContext(opts: {
         }
       }
       c.res.headers.set("X-Request-Id", requestId);
-      const status = c.res.status;
-      // Sampling (config, default: every request) applies to successes only: a failure is always logged.
-      const sampledOut = status < 400 && config.ACCESS_LOG_SAMPLE_RATE < 1 && Math.random() >= config.ACCESS_LOG_SAMPLE_RATE;
-      if (!sampledOut)
-        log[status >= 500 ? "error" : status >= 400 ? "warn" : "info"]("request", {
-          component: "http",
+      const cacheTier = c.get("cacheTier");
+      // An L1 hit served here teaches the hot lane what the outer middleware adds for this Origin.
+      if (cacheTier === "l1") rememberDecoration(config, c.req.header("origin"), c.res);
+      writeAccessLog(
+        log,
+        config,
+        {
           method: c.req.method,
           route: routePath(c, -1),
           path: c.req.path,
-          status,
-          duration_ms: Math.round((performance.now() - started) * 100) / 100,
+          status: c.res.status,
+          started,
           cache: c.res.headers.get("X-Cache") ?? undefined,
-          cache_tier: c.get("cacheTier"),
-        });
+          cacheTier,
+          colo,
+        },
+        c.env.METRICS,
+      );
     }
   };
 }

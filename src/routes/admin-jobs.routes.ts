@@ -1,7 +1,7 @@
 /** ADMIN: the scheduled jobs, and running one by hand (the same code path as the Cron Trigger). */
 import { createRoute, z } from "@hono/zod-openapi";
 import { authResponses, jsonContent, problem, problemResponses } from "../schemas/common.ts";
-import { JOB_NAMES, JOBS, runJob, SCHEDULE } from "../services/jobs.service.ts";
+import { JOB_NAMES, JOBS, runJob, scheduleFor } from "../services/jobs.service.ts";
 import { createRouter } from "./router.ts";
 
 const security = [{ bearerAuth: [] }];
@@ -39,7 +39,7 @@ export const adminJobsRouter = createRouter()
           data: JOB_NAMES.map((name) => ({
             name,
             description: JOBS[name].description,
-            schedules: Object.entries(SCHEDULE).flatMap(([cron, jobs]) => (jobs.includes(name) ? [cron] : [])),
+            schedules: Object.entries(scheduleFor(c.get("config"))).flatMap(([cron, jobs]) => (jobs.includes(name) ? [cron] : [])),
           })),
         },
         200,

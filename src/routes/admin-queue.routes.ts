@@ -6,12 +6,15 @@ import { IdParamSchema } from "../schemas/admin-catalog.ts";
 import { authResponses, jsonContent, problemResponses } from "../schemas/common.ts";
 import { DeadLetterQuerySchema, DeadLetterSchema, ReplaySinceSchema } from "../schemas/payments.ts";
 import { deadLetterPage, replayDeadLetters, webhookQueueStats } from "../services/dead-letters.service.ts";
+import { outboundQueues, replayOutbound } from "../services/outbound-maintenance.service.ts";
 import { createRouter } from "./router.ts";
 
 const security = [{ bearerAuth: [] }];
 
 async function replay(c: Context<AppEnv>, sel: { id: string } | { since: string }) {
-  const rows = await replayDeadLetters(await c.get("dbFresh").orm(), c.env.PAYMENT_EVENTS, sel);
+  const rows = await replayDeadLetters(await c.get("dbFresh").orm(), c.env.PAYMENT_EVENTS, sel, (db, body) =>
+    replayOutbound(db, outboundQueues(c.env), body),
+  );
   c.get("log").info("dead letters replayed", { component: "admin", count: rows.length, actor: c.get("principal").userId });
   return rows;
 }

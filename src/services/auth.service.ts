@@ -16,6 +16,7 @@ import {
   type ThrottleRule,
   updatePasswordHash,
 } from "../db/users.repo.ts";
+import { countEvent } from "../lib/metrics.ts";
 import { dummyHash, hashPassword, verifyPassword } from "../lib/password.ts";
 import { normaliseEmail, passwordProblems } from "../lib/password-policy.ts";
 import { pgError, UNIQUE_VIOLATION } from "../lib/pg-errors.ts";
@@ -90,7 +91,10 @@ function throttleRules(cfg: Config, email: string, clientKey: string): { account
  */
 async function reserveAttempt(db: Drizzle, rules: { account: ThrottleRule; client: ThrottleRule }): Promise<void> {
   const wait = await reserveLoginAttempt(db, [rules.account, rules.client]);
-  if (wait > 0) throw tooMany(wait);
+  if (wait > 0) {
+    countEvent("login_lockout");
+    throw tooMany(wait);
+  }
 }
 
 /**

@@ -15,6 +15,7 @@ import {
 import { countRequeue, eventState, overdueCount, parkWebhookEvent } from "../db/webhook-events.repo.ts";
 import { keysetPage, PG_TIMESTAMP, readKeyset } from "../lib/cursor.ts";
 import { ApiError } from "../lib/problem.ts";
+import { outboundStats } from "./outbound-maintenance.service.ts";
 
 export type DeadLetterDto = Omit<DeadLetterRow, "seen_key">;
 
@@ -102,10 +103,13 @@ export async function replayDeadLetters(
   db: Drizzle,
   queue: Queue<PaymentEventMessage>,
   sel: { id: string } | { since: string },
+  /** Other pipelines' dead letters (outbound webhooks, emails): true when it took the body. */
+  replayOther: (db: Drizzle, body: unknown) => Promise<boolean> = async () => false,
 ): Promise<DeadLetterDto[]> {
   const rows = await claimForReplay(db, sel);
   if ("id" in sel && !rows.length) throw new ApiError("not_found", "No dead letter with that id is waiting (already replayed?).");
   for (const r of rows) {
+    if (await replayOther(db, r.body)) continue;
     const body = r.body as PaymentEventMessage;
     if (body.kind === "payment-event") await reopenWebhookEvent(db, body.webhook_event_id);
     await queue.send(body, { contentType: "json" });
@@ -115,5 +119,9 @@ export async function replayDeadLetters(
 
 /** Events per status, the RECEIVED backlog's oldest age and how much of it is overdue (the sweeper's work), DLQ size. */
 export async function webhookQueueStats(db: Drizzle, cfg: { WEBHOOK_SWEEP_AFTER_SEC: number }) {
-  return { ...(await queueStats(db)), received_overdue: await overdueCount(db, cfg.WEBHOOK_SWEEP_AFTER_SEC) };
+  return {
+    ...(await queueStats(db)),
+    received_overdue: await overdueCount(db, cfg.WEBHOOK_SWEEP_AFTER_SEC),
+    ...(await outboundStats(db)),
+  };
 }

@@ -9,10 +9,13 @@ import type { Config } from "../config.ts";
 import type { Drizzle } from "../db/client.ts";
 import { deleteExpiredBatch, type RetainedTable } from "../db/retention.repo.ts";
 import { errorFields, type Logger } from "../lib/logger.ts";
+import { countEvent } from "../lib/metrics.ts";
 import { ApiError } from "../lib/problem.ts";
 import { invalidateOrders } from "./order-cache.service.ts";
 import { expireOrders } from "./orders.service.ts";
+import { OUTBOUND_JOBS } from "./outbound-jobs.ts";
 import { intentCloser, paymentProvider, retryPendingRefunds } from "./payments.service.ts";
+import { refreshReports } from "./reports.service.ts";
 import { sweepWebhookEvents } from "./webhooks.service.ts";
 
 type Counts = Record<string, number>;
@@ -65,6 +68,7 @@ export const JOBS = {
         closeIntent: intentCloser(paymentDeps(ctx)),
         log,
       });
+      countEvent("order_expired", { count: counts.expired });
       await invalidateOrders(cfg, log, expired_ids);
       return counts;
     },
@@ -80,6 +84,14 @@ export const JOBS = {
       "Refunds surplus captures whose refund the provider refused or did not answer (payment_anomalies with refund_status pending).",
     run: (ctx) => retryPendingRefunds(paymentDeps(ctx), { batchSize: ctx.cfg.JOB_BATCH_SIZE, deadline: ctx.deadline }),
   },
+  "reports-refresh": {
+    description:
+      "Refreshes the sales report views (daily_sales, product_sales_daily) CONCURRENTLY, so reads go on; skipped while another refresh runs (advisory lock). Scheduled at MV_REFRESH_SCHEDULE.",
+    run: async ({ env, cfg, log }) => {
+      const done = await refreshReports({ env, cfg, log }, "job");
+      return { refreshed: done ? 1 : 0, skipped: done ? 0 : 1, refresh_ms: done?.duration_ms ?? 0 };
+    },
+  },
   retention: {
     description: "Deletes idle login counters, finished webhook events and published outbox rows past their retention.",
     run: async (ctx) => ({
@@ -88,19 +100,28 @@ export const JOBS = {
       outbox: await purge(ctx, "outbox", ctx.cfg.OUTBOX_RETENTION_SEC),
     }),
   },
+  ...OUTBOUND_JOBS,
 } satisfies Record<string, Job>;
 
 export type JobName = keyof typeof JOBS;
 export const JOB_NAMES = Object.keys(JOBS) as [JobName, ...JobName[]];
 
 /**
- * Cron expression → jobs. Must list exactly the crons of every environment in wrangler.toml
- * (checked by scripts/check-crons.ts in `npm run lint`).
+ * Cron expression → jobs, with the report refresh at MV_REFRESH_SCHEDULE added by scheduleFor().
+ * Together they must list exactly the crons of every environment in wrangler.toml (checked by
+ * scripts/check-crons.ts in `npm run lint`).
  */
 export const SCHEDULE: Record<string, JobName[]> = {
-  "* * * * *": ["webhook-sweep", "refund-retry", "order-expiry"],
-  "17 3 * * *": ["retention"],
+  // outbox-relay last: it publishes what the jobs before it wrote (expired orders, refunds).
+  "* * * * *": ["webhook-sweep", "refund-retry", "order-expiry", "outbound-sweep", "outbox-relay"],
+  "17 3 * * *": ["retention", "outbound-retention"],
 };
+
+/** The schedule of a deployment: SCHEDULE plus reports-refresh at its configured cron. */
+export function scheduleFor(cfg: Pick<Config, "MV_REFRESH_SCHEDULE">): Record<string, JobName[]> {
+  const cron = cfg.MV_REFRESH_SCHEDULE;
+  return { ...SCHEDULE, [cron]: [...(SCHEDULE[cron] ?? []), "reports-refresh"] };
+}
 
 export interface JobResult {
   job: JobName;
@@ -135,7 +156,7 @@ export async function runJob(name: string, deps: JobDeps, trigger: string) {
  * Trigger's history shows it.
  */
 export async function runScheduled(cron: string, deps: JobDeps): Promise<JobResult[]> {
-  const names = SCHEDULE[cron];
+  const names = scheduleFor(deps.cfg)[cron];
   if (!names) throw new Error(`no job is scheduled for cron "${cron}"`);
   const results: JobResult[] = [];
   const failures: unknown[] = [];

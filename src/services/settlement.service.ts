@@ -25,6 +25,7 @@ import {
   updatePaymentState,
 } from "../db/payments.repo.ts";
 import type { Logger } from "../lib/logger.ts";
+import { countEvent, type EventFields, type MetricEvent } from "../lib/metrics.ts";
 import { type NormalisedEvent, normaliseEvent } from "../payments/events.ts";
 import { lockOrder, transitionOrder } from "./orders.service.ts";
 
@@ -88,7 +89,9 @@ function nextState(p: PaymentRow, n: NormalisedEvent) {
 }
 
 export async function settle(db: Drizzle, log: Logger, webhookEventId: string): Promise<SettleResult> {
-  return db.transaction(async (tx) => {
+  // Metrics are counted once the transaction has committed: a rolled-back settlement counts nothing.
+  const events: [MetricEvent, EventFields][] = [];
+  const settled = await db.transaction(async (tx) => {
     const ev = await lockWebhookEvent(tx, webhookEventId);
     if (!ev) throw new SettlementError(`webhook event ${webhookEventId} not found`);
     if (ev.status === "PROCESSED" || ev.status === "IGNORED") return none("noop");
@@ -119,6 +122,7 @@ export async function settle(db: Drizzle, log: Logger, webhookEventId: string): 
       });
       await finishWebhookEvent(tx, ev.id, "IGNORED", `anomaly: ${kind}`);
       log.error("payment event not applied: anomaly", { ...fields, kind, ...detail });
+      events.push(["payment_anomaly", { detail: kind, detail2: ev.provider }]);
       return none("anomaly");
     };
     // The event must be about the intent we stored, for the amount and currency of the payment and the order.
@@ -141,6 +145,9 @@ export async function settle(db: Drizzle, log: Logger, webhookEventId: string): 
       lastFailure: next.lastFailure,
       providerRef: n.providerRef ?? null,
     });
+    if (next.newlyCaptured) events.push(["payment_settled", { detail: ev.provider }]);
+    if (next.failedAttempts > payment.failed_attempts)
+      events.push(["payment_failed", { detail: ev.provider, detail2: next.lastFailure ?? undefined }]);
     const result: SettleResult = { outcome: "processed", refunds: [], orderIds: [] };
     const payload = { payment_id: payment.id };
 
@@ -165,6 +172,7 @@ export async function settle(db: Drizzle, log: Logger, webhookEventId: string): 
           detail: { order_status: order.status, refund_cents: owed },
           refundStatus: owed > 0 ? "pending" : null,
         });
+        events.push(["payment_anomaly", { detail: "surplus_capture", detail2: ev.provider }]);
         await insertOutbox(tx, {
           aggregateType: "order",
           aggregateId: order.id,
@@ -207,6 +215,8 @@ export async function settle(db: Drizzle, log: Logger, webhookEventId: string): 
     await finishWebhookEvent(tx, ev.id, "PROCESSED", null);
     return result;
   });
+  for (const [event, fields] of events) countEvent(event, fields);
+  return settled;
 }
 
 /** Remembers why an attempt failed (shown in the DLQ once retries run out). Best effort. */

@@ -13,6 +13,7 @@ import { insertWebhookEvent } from "../db/payments.repo.ts";
 import { claimOverdueEvents, reopenForRedelivery } from "../db/webhook-events.repo.ts";
 import { parseJsonChecked } from "../lib/input-rules.ts";
 import { errorFields, type Logger } from "../lib/logger.ts";
+import { countEvent } from "../lib/metrics.ts";
 import { ApiError } from "../lib/problem.ts";
 import { SignatureError, verifyStandardWebhook, verifyStripe } from "../payments/signatures.ts";
 
@@ -77,6 +78,7 @@ export async function receiveWebhook(
   const { provider } = d;
   const check = await verify(deps.cfg, d);
   if (!check.verified) {
+    countEvent("webhook_rejected", { detail: provider, detail2: check.error.status === 400 ? "malformed_signature" : "invalid_signature" });
     await deps.admit(false);
     log.warn("webhook rejected", { component: "webhooks", provider, reason: check.error.message });
     throw new ApiError(check.error.status === 400 ? "malformed_signature" : "invalid_signature", check.error.message);
@@ -96,7 +98,10 @@ export async function receiveWebhook(
     // Seen before. Applied (or deliberately ignored): a no-op. Not applied yet (RECEIVED: its message may be
     // lost; FAILED: dead-lettered, now reopened): the provider is telling us it still matters, so queue it again.
     const prior = await reopenForRedelivery(db, provider, eventId);
-    if (!prior || prior.status === "PROCESSED" || prior.status === "IGNORED") return { duplicate: true };
+    if (!prior || prior.status === "PROCESSED" || prior.status === "IGNORED") {
+      countEvent("webhook_duplicate", { detail: provider, detail2: "applied" });
+      return { duplicate: true };
+    }
     id = prior.id;
     log.info("webhook redelivered before it was applied: queued again", {
       component: "webhooks",
@@ -113,6 +118,7 @@ export async function receiveWebhook(
     log.error("webhook enqueue failed", { component: "webhooks", provider, event_id: eventId, ...errorFields(err) });
     throw new ApiError("service_unavailable", "Could not queue the event; retry.", { headers: { "Retry-After": "5" } });
   }
+  countEvent(stored ? "webhook_received" : "webhook_duplicate", { detail: provider, detail2: stored ? undefined : "requeued" });
   return { duplicate: false, id, requeued: !stored };
 }
 
