@@ -11,46 +11,82 @@ const admin = await createUser("ADMIN");
 const store = (name: string) => env.IDEMPOTENCY_STORE.get(env.IDEMPOTENCY_STORE.idFromName(name));
 const DAY3 = 259_200_000;
 
-describe("IdempotencyStore Durable Object", () => {
+describe("IdempotencyStore Durable Object (one per principal, many keys)", () => {
   it("lease → complete → replay; other fingerprint → mismatch", async () => {
     const s = store(`unit:${uniqueSuffix()}`);
-    const first = await s.begin("fp-1", 60_000, DAY3);
+    const first = await s.begin("k1", "fp-1", 60_000, DAY3);
     expect(first.state).toBe("acquired");
-    expect((await s.begin("fp-1", 60_000, DAY3)).state).toBe("in_flight");
+    expect((await s.begin("k1", "fp-1", 60_000, DAY3)).state).toBe("in_flight");
     expect(
-      await s.complete((first as { leaseId: string }).leaseId, {
+      await s.complete("k1", (first as { leaseId: string }).leaseId, {
         status: 201,
         headers: [["content-type", "application/json"]],
         body: '{"ok":true}',
       }),
     ).toBe(true);
-    const again = await s.begin("fp-1", 60_000, DAY3);
+    const again = await s.begin("k1", "fp-1", 60_000, DAY3);
     expect(again).toEqual({
       state: "replay",
       response: { status: 201, headers: [["content-type", "application/json"]], body: '{"ok":true}' },
     });
-    expect((await s.begin("fp-2", 60_000, DAY3)).state).toBe("mismatch");
+    expect((await s.begin("k1", "fp-2", 60_000, DAY3)).state).toBe("mismatch");
+  });
+
+  it("keys of one principal are independent of each other", async () => {
+    const s = store(`keys:${uniqueSuffix()}`);
+    const a = (await s.begin("a", "fp", 60_000, DAY3)) as { leaseId: string };
+    // Another key, even with the same fingerprint, gets its own lease while `a` is in flight.
+    const b = (await s.begin("b", "fp", 60_000, DAY3)) as { state: string; leaseId: string };
+    expect(b.state).toBe("acquired");
+    // A lease id of one key cannot complete or release another key.
+    expect(await s.complete("b", a.leaseId, { status: 200, headers: [], body: "wrong" })).toBe(false);
+    await s.release("b", a.leaseId);
+    expect((await s.inspect("b"))?.state).toBe("in_flight");
+    expect(await s.complete("a", a.leaseId, { status: 200, headers: [], body: "a" })).toBe(true);
+    expect((await s.begin("a", "fp", 60_000, DAY3)).state).toBe("replay");
+    expect((await s.begin("b", "fp", 60_000, DAY3)).state).toBe("in_flight");
+    await s.release("b", b.leaseId);
+    expect(await s.inspect("b")).toBeNull();
+    expect((await s.begin("b", "other", 60_000, DAY3)).state).toBe("acquired");
+  });
+
+  it("exactly one of 50 concurrent same-key requests gets the lease", async () => {
+    const s = store(`race:${uniqueSuffix()}`);
+    const results = await Promise.all(Array.from({ length: 50 }, () => s.begin("same", "fp", 60_000, DAY3)));
+    expect(results.filter((r) => r.state === "acquired")).toHaveLength(1);
+    expect(results.filter((r) => r.state === "in_flight")).toHaveLength(49);
   });
 
   it("an expired lease can be taken over, and the old holder can no longer complete", async () => {
     const s = store(`lease:${uniqueSuffix()}`);
-    const a = (await s.begin("fp", 50, DAY3)) as { leaseId: string };
+    const a = (await s.begin("k", "fp", 50, DAY3)) as { leaseId: string };
     await new Promise((r) => setTimeout(r, 80));
-    const b = await s.begin("fp", 60_000, DAY3);
+    const b = await s.begin("k", "fp", 60_000, DAY3);
     expect(b.state).toBe("acquired");
-    expect(await s.complete(a.leaseId, { status: 200, headers: [], body: "stale" })).toBe(false);
+    expect(await s.complete("k", a.leaseId, { status: 200, headers: [], body: "stale" })).toBe(false);
   });
 
-  it("keeps entries 72 h and deletes them with the alarm", async () => {
+  it("keeps entries 72 h and deletes them with the alarm, keeping younger ones and re-arming for them", async () => {
     const s = store(`alarm:${uniqueSuffix()}`);
-    const { leaseId } = (await s.begin("fp", 60_000, DAY3)) as { leaseId: string };
-    await s.complete(leaseId, { status: 200, headers: [], body: "x" });
+    const { leaseId } = (await s.begin("old", "fp", 60_000, DAY3)) as { leaseId: string };
+    await s.complete("old", leaseId, { status: 200, headers: [], body: "x" });
+    const entry = await s.inspect("old");
     const alarmAt = await runInDurableObject(s, (_i: IdempotencyStore, state: DurableObjectState) => state.storage.getAlarm());
-    const entry = await s.inspect();
     expect((alarmAt ?? 0) - (entry?.createdAt ?? 0)).toBe(DAY3);
+    expect(entry?.expiresAt).toBe(alarmAt);
+    // A second key created now expires later; make the first one due, as if 72 h had passed.
+    await s.begin("young", "fp", 60_000, DAY3);
+    await runInDurableObject(s, async (_i: IdempotencyStore, state: DurableObjectState) => {
+      state.storage.sql.exec("UPDATE idem SET expires_at = ? WHERE key = 'old'", Date.now() - 1);
+      await state.storage.setAlarm(Date.now() - 1);
+    });
     expect(await runDurableObjectAlarm(s)).toBe(true);
-    expect(await s.inspect()).toBeNull();
-    expect((await s.begin("fp", 60_000, DAY3)).state).toBe("acquired");
+    expect(await s.inspect("old")).toBeNull();
+    const young = await s.inspect("young");
+    expect(young).not.toBeNull();
+    const next = await runInDurableObject(s, (_i: IdempotencyStore, state: DurableObjectState) => state.storage.getAlarm());
+    expect(next).toBe(young?.expiresAt);
+    expect((await s.begin("old", "fp", 60_000, DAY3)).state).toBe("acquired");
   });
 });
 

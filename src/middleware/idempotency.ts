@@ -1,7 +1,7 @@
 /**
  * Idempotency-Key guard (Stripe semantics, IETF draft-ietf-httpapi-idempotency-key-header).
  * - Key: 1–255 printable ASCII characters, scoped to the caller (user id, else client IP).
- * - First request takes a lease in the IdempotencyStore DO and runs; its response is stored.
+ * - First request takes a lease in the IdempotencyStore DO (one per principal) and runs; its response is stored.
  * - Same key + same fingerprint (method, path, SHA-256 of the body) → stored response, with
  *   `Idempotent-Replayed: true`; still running → 409 + Retry-After; other fingerprint → 422.
  * - Not stored: requests refused before execution (validation, auth, rate limit, 413/415),
@@ -59,11 +59,12 @@ export function idempotency(opts: { required: boolean }): MiddlewareHandler<AppE
       .catch(() => {}); // a failure surfaces where the route connects (the same 503 as before)
     const cfg = c.get("config");
     const principal = c.get("principal")?.userId ?? `ip:${clientIpKey(c.req.header("cf-connecting-ip"))}`;
-    const stub = c.env.IDEMPOTENCY_STORE.get(c.env.IDEMPOTENCY_STORE.idFromName(`${principal}\n${key}`));
+    // One object per principal holds its keys (durable-objects/idempotency-store.ts).
+    const stub = c.env.IDEMPOTENCY_STORE.get(c.env.IDEMPOTENCY_STORE.idFromName(principal));
     const fp = await fingerprint(c.req.method, c.req.path, await c.req.text());
     let begun: BeginResult;
     try {
-      const call = stub.begin(fp, cfg.IDEMPOTENCY_LEASE_SEC * 1000, cfg.IDEMPOTENCY_RETENTION_SEC * 1000) as Promise<BeginResult>;
+      const call = stub.begin(key, fp, cfg.IDEMPOTENCY_LEASE_SEC * 1000, cfg.IDEMPOTENCY_RETENTION_SEC * 1000) as Promise<BeginResult>;
       begun = await withTimeout(call, cfg.GUARD_TIMEOUT_MS * 4, "idempotency store");
     } catch (err) {
       // Without the store we cannot promise exactly-once: refuse rather than risk a double effect.
@@ -89,7 +90,7 @@ export function idempotency(opts: { required: boolean }): MiddlewareHandler<AppE
     const refused = (c.error instanceof ApiError && NOT_STORED.has(c.error.code)) || dbFailure(c.error) !== null;
     try {
       if (refused || c.res.status >= 500) {
-        await stub.release(leaseId);
+        await stub.release(key, leaseId);
         return;
       }
       const body = await c.res.clone().text();
@@ -101,7 +102,7 @@ export function idempotency(opts: { required: boolean }): MiddlewareHandler<AppE
         }),
         body,
       };
-      if (!(await stub.complete(leaseId, stored))) {
+      if (!(await stub.complete(key, leaseId, stored))) {
         c.get("log").warn("idempotency lease lost before completion", { component: "guard", guard: "idempotency" });
       }
     } catch (err) {
