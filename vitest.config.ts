@@ -30,10 +30,13 @@ export default defineConfig({
             // Retries through the real queue in seconds; suites that check the Svix schedule pass it explicitly.
             WEBHOOK_RETRY_SCHEDULE_SEC: "0,1,2,2",
             RESEND_API_BASE: "https://resend.stub",
+            // Shipping: rates signed with a test key; FedEx answers from a stub (test/shipping.fedex.test.ts).
+            SHIPPING_RATE_SECRET: "test-shipping-rate-secret-0123456789abcdef",
+            FEDEX_API_BASE: "https://fedex.stub",
             QUEUE_RETRY_BASE_SEC: "0",
             SANDBOX_DELAY_MS: "300",
             PUBLIC_READ_LIMITER: "durable-object",
-            RATE_LIMIT_OVERRIDES: "public-read=100000/60,signup=10000/3600",
+            RATE_LIMIT_OVERRIDES: "public-read=100000/60,signup=10000/3600,shipping-quote=100000/60",
             // Suites that do not test the hoarding caps place many orders per customer.
             MAX_OPEN_ORDERS_PER_USER: "1000",
             MAX_RESERVED_UNITS_PER_SKU: "1000000",

@@ -207,6 +207,15 @@ try {
 
   if (!selected.length) await helloRun(duration, helloAll);
   const profiles: string[] = [];
+  if (inspectorPort) {
+    // The baseline's own profile: what the runtime costs per request before any of our code.
+    const t = new Tally();
+    const cpu = await profileWhile(inspectorPort, "hello", () => helloRun(duration, t));
+    const r = t.result();
+    const summary = renderSummary(`hello (${Math.round(r.rps)} req/s while profiled)`, summarise(cpu, bundle.path, r.requests, 5));
+    console.log(`\n${summary}`);
+    profiles.push(summary);
+  }
   for (const scenario of selected) {
     const base = urlOf(workerOf(scenario));
     const clients = scenario.target === "app" ? CLIENTS : undefined;

@@ -11,6 +11,8 @@ import { hashPassword } from "../src/lib/password.ts";
 import { issueAccessToken } from "../src/lib/tokens.ts";
 import { signStandardWebhook } from "../src/payments/signatures.ts";
 import { checkoutPolicy, placeOrder } from "../src/services/orders.service.ts";
+import { destinationKey, digest, itemsKey, normaliseAddress } from "../src/shipping/address.ts";
+import { signRate } from "../src/shipping/rate-id.ts";
 import { type RecordedQuery, recordSqlLive } from "./lib/sql.ts";
 import type { RequestSpec, Scenario, ScenarioContext } from "./scenarios.ts";
 import { webhookFanout } from "./webhook-fanout.ts";
@@ -45,6 +47,46 @@ async function stockUp(ctx: ScenarioContext, skus: string[]): Promise<void> {
   await withClient(ctx.dbUrl, (c) => c.query("UPDATE products SET stock = 1000000000 WHERE sku = ANY($1)", [skus]));
 }
 
+/** Where the bench's orders go: the seeded catalogue is physical, so every checkout ships (docs/shipping.md). */
+const BENCH_ADDRESS = {
+  name: "Bench Buyer",
+  line1: "1 Market St",
+  city: "San Francisco",
+  region: "CA",
+  postal_code: "94105",
+  country: "US",
+};
+
+/**
+ * A rate for one unit of each SKU to BENCH_ADDRESS, signed with the worker's key by the app's own code (as
+ * POST /api/v1/shipping/rates signs one): checkout verifies it in the Worker, then writes it in place_order.
+ * Valid for an hour, longer than any run.
+ */
+async function benchRates(ctx: ScenarioContext, skus: string[]): Promise<Map<string, string>> {
+  const secret = ctx.secrets.SHIPPING_RATE_SECRET ?? "";
+  const currencies = await withClient(
+    ctx.dbUrl,
+    async (c) => (await c.query<{ sku: string; currency: string }>("SELECT sku, currency FROM products WHERE sku = ANY($1)", [skus])).rows,
+  );
+  const dst = await digest(destinationKey(normaliseAddress(BENCH_ADDRESS)));
+  const exp = Math.floor(Date.now() / 1000) + 3600;
+  const rates = await Promise.all(
+    currencies.map(async ({ sku, currency }) => {
+      const items = await digest(itemsKey([{ sku, qty: 1 }]));
+      const claims = {
+        carrier: "sandbox",
+        service: "ground",
+        service_name: "Sandbox Ground",
+        amount_cents: 599,
+        currency,
+        estimated_days: 5,
+      };
+      return [sku, await signRate(secret, { ...claims, estimated: false, exp, dst, items })] as const;
+    }),
+  );
+  return new Map(rates);
+}
+
 /** Customers of an order scenario: request i is customer i % ORDER_CUSTOMERS's (each checkout locks its customer's row). */
 const ORDER_CUSTOMERS = 100;
 /** The per-customer caps raised to their maxima: a load generator holds far more unpaid orders than a shopper. */
@@ -53,7 +95,7 @@ const ORDER_VARS = { RATE_LIMIT_OVERRIDES: "order-create=off", MAX_OPEN_ORDERS_P
 function orderScenario(name: string, hot: boolean, smoke: boolean): Scenario {
   return {
     name,
-    description: `POST /api/v1/orders (Idempotency-Key, JWT, one line) from ${ORDER_CUSTOMERS} customers ${hot ? "all on ONE SKU (row-lock contention)" : "over 100 SKUs"}; order-create limit off, caps at their maxima`,
+    description: `POST /api/v1/orders (Idempotency-Key, JWT, one line, shipping address + signed rate) from ${ORDER_CUSTOMERS} customers ${hot ? "all on ONE SKU (row-lock contention)" : "over 100 SKUs"}; order-create limit off, caps at their maxima`,
     target: "app",
     smoke,
     driverFloor: !hot,
@@ -68,6 +110,15 @@ function orderScenario(name: string, hot: boolean, smoke: boolean): Scenario {
       const policy = checkoutPolicy(configSchema.parse({ ENVIRONMENT: "development", ...ctx.secrets, ...ORDER_VARS }));
       const run = randomUUID().slice(0, 8);
       const pick = (i: number) => picks[i % picks.length] as (typeof picks)[number];
+      const rates = await benchRates(
+        ctx,
+        picks.map((p) => p.sku),
+      );
+      const order = (sku: string) => ({
+        items: [{ sku, qty: 1 }],
+        shipping_address: BENCH_ADDRESS,
+        shipping_rate_id: rates.get(sku) as string,
+      });
       // What the app issues for request i, recorded by running its own code against the database (one real
       // order per customer): the account check (writes read it fresh, src/middleware/auth.ts), then the
       // checkout: one `SELECT * FROM place_order($1::jsonb)` since migration 0007 (each replay places a new order;
@@ -77,18 +128,17 @@ function orderScenario(name: string, hot: boolean, smoke: boolean): Scenario {
         sql.push(
           await recordSqlLive(ctx.dbUrl, async (db) => {
             await findAccessState(db, c.id);
-            await placeOrder(db, c.id, { items: [{ sku: pick(u).sku, qty: 1 }] }, { userId: c.id, role: "USER" }, policy);
+            await placeOrder(db, c.id, order(pick(u).sku), { userId: c.id, role: "USER" }, policy);
           }),
         );
       }
       const customer = (i: number) => customers[i % customers.length] as (typeof customers)[number];
       return {
         request: (i) =>
-          json(
-            "/api/v1/orders",
-            { items: [{ sku: pick(i % customers.length).sku, qty: 1 }] },
-            { authorization: `Bearer ${customer(i).token}`, "idempotency-key": `bench-${run}-${i}` },
-          ),
+          json("/api/v1/orders", order(pick(i % customers.length).sku), {
+            authorization: `Bearer ${customer(i).token}`,
+            "idempotency-key": `bench-${run}-${i}`,
+          }),
         sql: (i) => sql[i % sql.length] as RecordedQuery[],
       };
     },

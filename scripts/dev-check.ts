@@ -9,7 +9,8 @@
  * the official `stripe` library, as `stripe listen --forward-to` delivers it, must get a 202. Before
  * the fix wrangler dropped those names, so every request (health included) was a 503 naming them.
  * And it checks wrangler's own .dev.vars loader against wrangler.toml: every optional secret set in
- * a .dev.vars reaches the worker, a name declared nowhere does not.
+ * a .dev.vars reaches the worker, a name declared nowhere does not. Finally, a shipping quote for a
+ * seeded product: the sandbox carrier's OAuth token and rates, through the token cache's Durable Object.
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -107,6 +108,19 @@ async function checkStripeWebhook(): Promise<void> {
   console.log("[dev:check] Stripe-signed event (stripe.webhooks.generateTestHeaderString) → 202; forged → 401");
 }
 
+async function checkShippingQuote(sku: string): Promise<void> {
+  const address = { name: "Dev Check", line1: "1 Market St", city: "San Francisco", region: "CA", postal_code: "94105", country: "US" };
+  const res = await fetch(`${base}/api/v1/shipping/rates`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ address, items: [{ sku, qty: 1 }] }),
+  });
+  const q = (await res.json()) as { estimated?: boolean; rates?: { carrier: string }[] };
+  if (res.status !== 200 || !q.rates?.length || q.estimated)
+    throw new Error(`POST /api/v1/shipping/rates → ${res.status} ${JSON.stringify(q)}`);
+  console.log(`[dev:check] shipping quote from the ${q.rates[0]?.carrier} carrier: ${q.rates.length} rates`);
+}
+
 async function main(): Promise<void> {
   await checkDevVarsLoader();
   const started = Date.now();
@@ -120,7 +134,7 @@ async function main(): Promise<void> {
   }
   console.log(`[dev:check] ready after ${((Date.now() - started) / 1000).toFixed(1)} s (PAYMENT_PROVIDER=stripe from ${devVarsFile})`);
   const list = await fetch(`${base}/api/v1/products`);
-  const body = (await list.json()) as { data: unknown[] };
+  const body = (await list.json()) as { data: { sku: string }[] };
   if (list.status !== 200 || body.data.length !== 20) throw new Error(`GET /api/v1/products → ${list.status}`);
   const terms = ["lapt", "kettle", "pro", "sneak", "tea"];
   const paths = Array.from({ length: 50 }, (_, i) =>
@@ -132,6 +146,7 @@ async function main(): Promise<void> {
   console.log(`[dev:check] 50 concurrent DB requests: ${errors} errors in ${Date.now() - t0} ms`);
   if (errors) throw new Error(`statuses: ${statuses.join(",")}`);
   await checkStripeWebhook();
+  await checkShippingQuote(body.data[0]?.sku as string);
 }
 
 main()

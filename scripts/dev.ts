@@ -57,6 +57,7 @@ if (admin.generatedPassword) {
   );
 }
 console.log(`[dev] database ${redact(url)} ready`);
+console.log(`[dev] admin console: http://localhost:${process.env.PORT ?? "8787"}/admin/ (sign in as ${adminEmail}); API reference: /docs`);
 
 const wrangler = spawn(
   process.execPath,

@@ -13,6 +13,7 @@ const env = {
   ENVIRONMENT: "development",
   CURSOR_SECRET: "openapi-export-only-0000000000000000",
   JWT_SECRET: "openapi-export-only-0000000000000000",
+  SHIPPING_RATE_SECRET: "openapi-export-only-0000000000000000",
   HYPERDRIVE_FRESH: hyperdrive,
   HYPERDRIVE_CACHED: hyperdrive,
 } as unknown as Env;

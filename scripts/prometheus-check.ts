@@ -111,6 +111,12 @@ const cfg = configSchema.parse({
   METRICS_DATASET: "toko_edge_production",
   ANALYTICS_ACCOUNT_ID: "0123456789abcdef0123456789abcdef",
   ANALYTICS_API_TOKEN: "analytics-read-token-0123456789",
+  SHIPPING_RATE_SECRET: "s".repeat(48),
+  SHIPPING_CARRIER: "fedex",
+  FEDEX_CLIENT_ID: "fedex-client-id",
+  FEDEX_CLIENT_SECRET: "fedex-client-secret",
+  FEDEX_ACCOUNT_NUMBER: "740561073",
+  SHIPPING_ORIGIN_POSTAL_CODE: "38125",
 });
 const log = createLogger("error");
 const figures = {

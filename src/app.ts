@@ -5,7 +5,6 @@
  * roles → JSON body guard (and its input rules) → rate limits / idempotency (src/guards) → routes.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { Scalar } from "@scalar/hono-api-reference";
 import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
@@ -27,9 +26,11 @@ import { reportServerError } from "./observability/http.ts";
 import { adminCatalogRouter } from "./routes/admin-catalog.routes.ts";
 import { adminJobsRouter } from "./routes/admin-jobs.routes.ts";
 import { adminNotificationsRouter } from "./routes/admin-notifications.routes.ts";
+import { adminOrdersRouter } from "./routes/admin-orders.routes.ts";
 import { adminPaymentsRouter } from "./routes/admin-payments.routes.ts";
 import { adminQueueRouter } from "./routes/admin-queue.routes.ts";
 import { adminReportsRouter } from "./routes/admin-reports.routes.ts";
+import { adminUiRouter } from "./routes/admin-ui.routes.ts";
 import { adminUsersRouter } from "./routes/admin-users.routes.ts";
 import { adminWebhookEndpointsRouter } from "./routes/admin-webhook-endpoints.routes.ts";
 import { authRouter } from "./routes/auth.routes.ts";
@@ -39,6 +40,7 @@ import { metricsRouter } from "./routes/metrics.routes.ts";
 import { ordersRouter } from "./routes/orders.routes.ts";
 import { paymentsRouter, webhooksRouter } from "./routes/payments.routes.ts";
 import { sandboxRouter } from "./routes/sandbox.routes.ts";
+import { adminShippingRouter, shippingRouter } from "./routes/shipping.routes.ts";
 import { usersRouter } from "./routes/users.routes.ts";
 import { catalogReads, type ReadNormaliser } from "./schemas/catalog.ts";
 
@@ -163,6 +165,7 @@ export function createApp() {
   app.route("/api/v1/users", usersRouter);
   app.route("/api/v1/admin", adminCatalogRouter);
   app.route("/api/v1/orders", ordersRouter);
+  app.route("/api/v1/shipping", shippingRouter);
   app.route("/api/v1/payments", paymentsRouter);
   app.route("/api/v1/webhooks", webhooksRouter);
   app.route("/api/v1/admin/queue", adminQueueRouter);
@@ -171,6 +174,8 @@ export function createApp() {
   app.route("/api/v1/admin", adminReportsRouter);
   app.route("/api/v1/admin", adminWebhookEndpointsRouter);
   app.route("/api/v1/admin", adminNotificationsRouter);
+  app.route("/api/v1/admin", adminOrdersRouter);
+  app.route("/api/v1/admin", adminShippingRouter);
   app.route("/api/v1/admin/users", adminUsersRouter);
   app.route("/sandbox", sandboxRouter);
 
@@ -195,14 +200,16 @@ export function createApp() {
       { name: "Catalogue", description: "Public, edge-cached reads" },
       { name: "Accounts", description: "Signup, login, your account" },
       { name: "Orders", description: "Checkout and order lifecycle" },
+      { name: "Shipping", description: "Rates for an address and a cart (public); products' shipping profiles (ADMIN)" },
       { name: "Payments", description: "Payments and provider webhooks" },
       { name: "Admin", description: "Catalogue, accounts, dead letters, jobs and sales reports (role ADMIN)" },
       { name: "Health", description: "Probes" },
       { name: "Operations", description: "Prometheus metrics (bearer METRICS_TOKEN)" },
     ],
   }));
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Toko Edge API" }));
-  app.get("/", (c) => c.json({ name: "toko-edge", docs: "/docs", openapi: "/openapi.json", api: "/api/v1" }));
+  // The console and the reference are static assets; these routes are the SPA fallback and /docs (src/routes/admin-ui.routes.ts).
+  app.route("/", adminUiRouter);
+  app.get("/", (c) => c.json({ name: "toko-edge", docs: "/docs", openapi: "/openapi.json", api: "/api/v1", admin: "/admin/" }));
 
   app.notFound((c) =>
     problemResponse(

@@ -9,6 +9,7 @@ import { parseRateLimitOverrides } from "./guards/policies.ts";
 import { OBSERVABILITY_SECRETS, observabilitySettings, refuseObservability } from "./observability/config.ts";
 import { outboundSettings, refuseOutbound } from "./outbound-config.ts";
 import { webhookKeyBytes } from "./payments/signatures.ts";
+import { refuseShipping, SHIPPING_SECRETS, shippingSettings } from "./shipping/config.ts";
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const seconds = int(0, 31_536_000);
@@ -41,6 +42,7 @@ export const SECRET_NAMES = new Set([
   "SANDBOX_WEBHOOK_SECRETS",
   "RESEND_API_KEY",
   ...OBSERVABILITY_SECRETS,
+  ...SHIPPING_SECRETS,
 ]);
 
 /** Environments that hold real money and data: stricter rules apply (see `refuse` below). */
@@ -173,7 +175,11 @@ export const configSchema = z
       .describe("Payment provider adapter. `stripe` needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRETS; production refuses `sandbox`."),
     PROVIDER_TIMEOUT_MS: millis.default(8000).describe("Timeout of one call to the payment provider."),
     PROVIDER_MAX_ATTEMPTS: int(1, 5).default(3).describe("Attempts per provider call (jittered exponential backoff between them)."),
-    PROVIDER_RETRY_BASE_MS: int(0, 10_000).default(200).describe("Base delay of the provider retry backoff."),
+    PROVIDER_RETRY_BASE_MS: int(0, 10_000)
+      .default(100)
+      .describe(
+        "First retry delay of provider calls; each next one is 4× (100 ms, 400 ms, …, equal jitter): the outbound schedule of src/lib/backoff.ts, shared with the shipping carriers.",
+      ),
     BREAKER_FAILURE_THRESHOLD: int(1, 100).default(5).describe("Consecutive provider failures that open the circuit breaker."),
     BREAKER_OPEN_SEC: int(1, 3600).default(30).describe("How long an open breaker refuses calls before a half-open probe."),
     SANDBOX_DELAY_MS: int(0, 60_000).default(2000).describe("Sandbox provider: delay before it sends its webhook."),
@@ -255,6 +261,7 @@ export const configSchema = z
       .describe("How long a stored Idempotency-Key outcome is replayed (≥ 72 h)."),
     ...outboundSettings,
     ...observabilitySettings,
+    ...shippingSettings,
   })
   .superRefine((c, ctx) => {
     const refuse = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
@@ -273,8 +280,9 @@ export const configSchema = z
     }
     refuseOutbound(c, refuse);
     refuseObservability(c, refuse);
+    refuseShipping(c, refuse);
     if (!STRICT.has(c.ENVIRONMENT)) return;
-    for (const name of ["CURSOR_SECRET", "JWT_SECRET", "STRIPE_SECRET_KEY", "CLOUDFLARE_API_TOKEN"] as const) {
+    for (const name of ["CURSOR_SECRET", "JWT_SECRET", "STRIPE_SECRET_KEY", "CLOUDFLARE_API_TOKEN", "SHIPPING_RATE_SECRET"] as const) {
       const v = c[name];
       if (v !== undefined && bytes(v) < MIN_SECRET_BYTES) refuse(name, `must be at least ${MIN_SECRET_BYTES} bytes in ${c.ENVIRONMENT}`);
     }

@@ -27,6 +27,7 @@ export default {
   scheduled: observeScheduled((controller, env, _ctx) => handleScheduled(controller.cron, env)),
 } satisfies ExportedHandler<Env, unknown>;
 
+export { CarrierToken } from "../durable-objects/carrier-token.ts";
 export { CircuitBreaker } from "../durable-objects/circuit-breaker.ts";
 export { IdempotencyStore } from "../durable-objects/idempotency-store.ts";
 export { RateLimiter } from "../durable-objects/rate-limiter.ts";

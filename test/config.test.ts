@@ -9,6 +9,12 @@ const PROD = {
   STRIPE_SECRET_KEY: "sk_live_51Hx0123456789abcdefghijklmnopqrstuvwxyz",
   STRIPE_WEBHOOK_SECRETS: "whsec_0123456789abcdefghijklmnopqrstuv",
   SANDBOX_WEBHOOK_SECRETS: "",
+  // Production refuses the sandbox carrier: FedEx, with its credentials and the origin it rates from.
+  SHIPPING_CARRIER: "fedex",
+  FEDEX_CLIENT_ID: "l7xx0123456789abcdef",
+  FEDEX_CLIENT_SECRET: "fedex-secret-0123456789abcdef",
+  FEDEX_ACCOUNT_NUMBER: "740561073",
+  SHIPPING_ORIGIN_POSTAL_CODE: "38125",
 };
 
 function withEnv(vars: Record<string, string>): Env {

@@ -4,6 +4,7 @@
  * neither → the embedded Postgres (PGlite over TCP), in memory.
  */
 import type { TestProject } from "vitest/node";
+import { buildAdmin } from "../scripts/build-admin.ts";
 import { createFreshDatabase, dropDatabase, redact, runMigrations } from "../scripts/lib/db.ts";
 import { startEmbeddedPostgres } from "../scripts/lib/embedded-postgres.ts";
 import { seedCatalog } from "../scripts/lib/seed.ts";
@@ -16,6 +17,8 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject) {
+  // The console and /docs are static assets ([assets] in wrangler.toml): the worker's /docs and SPA-fallback routes read them.
+  await buildAdmin({ quiet: true });
   const server = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
   let url: string;
   let teardown: () => Promise<void>;

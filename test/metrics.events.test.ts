@@ -252,6 +252,21 @@ describe("business events, one place each", () => {
     expect(closed?.detail).toMatch(/^payments:metrics-/);
   });
 
+  it("shipping_fallback names the carrier and why, when a quote is served flat rates", async () => {
+    const cap = capture();
+    const b = withDataset(cap.dataset, {
+      SHIPPING_CARRIER: "sandbox",
+      SHIPPING_SANDBOX_CLIENT_ID: `metrics-${uniqueSuffix()}`,
+      SHIPPING_SANDBOX_MODE: "fail",
+      SHIPPING_RETRY_BASE_MS: "0",
+    });
+    const p = await makeProduct({ stock: 5, physical: true });
+    const address = { name: "A", line1: "1 Main St", city: "Austin", region: "TX", postal_code: "73301", country: "US" };
+    const res = await apiSettled("/api/v1/shipping/rates", jsonInit("POST", { address, items: [{ sku: p.sku, qty: 1 }] }), b);
+    expect(res.status).toBe(200);
+    expectEvent(cap, "shipping_fallback", { detail: "sandbox", detail2: "carrier_failed", source: "http" });
+  });
+
   it("every event kind of the schema was proven written by a test above", () => {
     expect([...seen].sort()).toEqual([...METRIC_EVENTS].sort());
   });

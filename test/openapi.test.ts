@@ -27,10 +27,13 @@ describe("OpenAPI", () => {
     expect(doc.paths["/api/v1/products"]?.get?.security).toBeUndefined();
   });
 
-  it("serves the interactive docs page", async () => {
+  it("serves the API reference page from its own assets (no CDN), under a strict CSP", async () => {
     const res = await api("/docs");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/html");
-    expect(await res.text()).toContain("/openapi.json");
+    expect(res.headers.get("content-security-policy")).toContain("script-src 'self';");
+    const html = await res.text();
+    expect(html).toMatch(/<script type="module" src="\/assets\/docs-[A-Z0-9]+\.js"><\/script>/);
+    expect(html).not.toMatch(/https?:\/\//);
   });
 });

@@ -175,7 +175,11 @@ describe("the order it returns is the order getOrder reads", () => {
         )
       ).map((r) => ({
         ...r,
-        payload: { ...r.payload, order_id: "<id>", ...("items" in r.payload ? { items: "<items>", total_cents: "<n>" } : {}) },
+        payload: {
+          ...r.payload,
+          order_id: "<id>",
+          ...("items" in r.payload ? { items: "<items>", subtotal_cents: "<n>", total_cents: "<n>" } : {}),
+        },
       })),
       order: (await sql("SELECT status::text, version FROM orders WHERE id = $1", [id]))[0],
     });
@@ -209,7 +213,11 @@ describe("the order it returns is the order getOrder reads", () => {
       user_id: u.id,
       status: "PENDING",
       currency: "USD",
+      // Since 0009: goods, shipping (none for these digital products) and their total.
+      subtotal_cents: 1300,
+      shipping_cents: 0,
       total_cents: 1300,
+      shipping: null,
       items: [
         { product_id: b.id, sku: b.sku, name: `Order Thing ${b.sku}`, unit_price_cents: 300, qty: 2 },
         { product_id: a.id, sku: a.sku, name: `Order Thing ${a.sku}`, unit_price_cents: 700, qty: 1 },

@@ -1,10 +1,31 @@
 import { api, jsonInit, sql, type TestUser, uniqueSuffix } from "./helpers.ts";
 
-export async function makeProduct(opts: { stock: number; price?: number; currency?: string }): Promise<{ id: string; sku: string }> {
+/**
+ * A product for order tests. Digital (`requires_shipping = false`) unless `physical`: an order of digital
+ * products takes no address, so the suites that test stock, caps and states need no shipping rate; a
+ * physical product (the database's default) needs one at checkout (test/shipping.helpers.ts).
+ */
+export async function makeProduct(opts: {
+  stock: number;
+  price?: number;
+  currency?: string;
+  physical?: boolean;
+  weightGrams?: number | null;
+}): Promise<{ id: string; sku: string }> {
   const sku = `ORD-${uniqueSuffix().toUpperCase()}`;
   const [row] = await sql<{ id: string }>(
-    "INSERT INTO products (sku, name, slug, price_cents, currency, stock) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-    [sku, `Order Thing ${sku}`, sku.toLowerCase(), opts.price ?? 1000, opts.currency ?? "USD", opts.stock],
+    `INSERT INTO products (sku, name, slug, price_cents, currency, stock, requires_shipping, weight_grams)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+    [
+      sku,
+      `Order Thing ${sku}`,
+      sku.toLowerCase(),
+      opts.price ?? 1000,
+      opts.currency ?? "USD",
+      opts.stock,
+      opts.physical ?? false,
+      opts.weightGrams ?? null,
+    ],
   );
   return { id: row?.id as string, sku };
 }

@@ -176,6 +176,12 @@ describe("SSRF: the URL rules themselves", () => {
       STRIPE_SECRET_KEY: "sk_live_51Hx0123456789abcdefghijklmnopqrstuvwxyz",
       STRIPE_WEBHOOK_SECRETS: "whsec_0123456789abcdefghijklmnopqrstuv",
       SANDBOX_WEBHOOK_SECRETS: "",
+      // Production refuses the sandbox carrier (docs/shipping.md).
+      SHIPPING_CARRIER: "fedex",
+      FEDEX_CLIENT_ID: "l7xx0123456789abcdef",
+      FEDEX_CLIENT_SECRET: "fedex-secret-0123456789abcdef",
+      FEDEX_ACCOUNT_NUMBER: "740561073",
+      SHIPPING_ORIGIN_POSTAL_CODE: "38125",
     };
     vi.spyOn(console, "error").mockImplementation(() => {});
     expect((await apiSettled("/health/live", undefined, { ...env, ...PROD } as unknown as Env)).status).toBe(200);

@@ -1,10 +1,14 @@
 /**
- * Checkout: log in, look at a product, place an order with an Idempotency-Key, and
- * sometimes retry the same request (a client timeout) to check it is replayed, not doubled.
+ * Checkout: log in, look at a product, quote shipping for it, place the order with the cheapest rate
+ * and an Idempotency-Key, and sometimes retry the same request (a client timeout) to check it is
+ * replayed, not doubled.
  *
  * Written before `POST /api/v1/auth/login` and `POST /api/v1/orders` were served, against their
  * documented contract ({email,password} → {access_token}; {items:[{sku,qty}]} → 201, 409 when
  * short; Idempotency-Key replays with `Idempotent-Replayed: true`): re-check when they change.
+ * Since shipping (docs/shipping.md): POST /api/v1/shipping/rates {address, items} → {rates:[{rate_id}]},
+ * and the order carries `shipping_address` + `shipping_rate_id` (physical goods need them). Quotes for the
+ * same address and cart are cached (X-Cache: HIT), so repeated SKUs do not all reach the carrier.
  * It creates real orders: staging only, ALLOW_WRITES=1 required. The order-create limit is
  * 10/min per user: use enough USERS (RATE × 60 / 10) or raise it on staging (RATE_LIMIT_OVERRIDES).
  *
@@ -12,6 +16,7 @@
  *     -e USERS='buyer1@example.com:pw1,buyer2@example.com:pw2' -e RATE=5 perf/k6/checkout.ts
  *
  * Several accounts spread the per-account login limits; each VU logs in once and reuses its token.
+ * SHIP_TO (JSON) overrides the address shipped to (default: a US address).
  */
 import { check } from "k6";
 import http from "k6/http";
@@ -42,6 +47,10 @@ export const options: Options = {
 };
 
 const ordersPlaced = new Counter("orders_placed");
+const fallbackQuotes = new Counter("shipping_quotes_estimated");
+const SHIP_TO = __ENV.SHIP_TO
+  ? (JSON.parse(__ENV.SHIP_TO) as Record<string, string>)
+  : { name: "k6 Buyer", line1: "1 Market St", city: "San Francisco", region: "CA", postal_code: "94105", country: "US" };
 // 409 = out of stock / conflicting state: an expected business answer under load, not an error.
 const orderStatuses = http.expectedStatuses(200, 201, 409);
 
@@ -87,8 +96,20 @@ export default function checkout(data: Setup): void {
   const detail = http.get(`${BASE_URL}/api/v1/products/${sku}`, tagged("read", "product detail"));
   check(detail, { "product 200": (x) => x.status === 200 });
 
+  const items = [{ sku, qty: 1 + Math.floor(Math.random() * 2) }];
+  const quoted = http.post(
+    `${BASE_URL}/api/v1/shipping/rates`,
+    JSON.stringify({ address: SHIP_TO, items }),
+    tagged("write", "shipping quote", { headers: { "Content-Type": "application/json" } }),
+  );
+  check(quoted, { "quote 200": (x) => x.status === 200 });
+  const q = jsonOf<{ estimated?: boolean; rates?: { rate_id: string }[] }>(quoted);
+  if (q?.estimated) fallbackQuotes.add(1);
+  const rate = q?.rates?.[0]?.rate_id;
+  if (!rate) return;
+
   const key = uuid();
-  const payload = JSON.stringify({ items: [{ sku, qty: 1 + Math.floor(Math.random() * 2) }] });
+  const payload = JSON.stringify({ items, shipping_address: SHIP_TO, shipping_rate_id: rate });
   const params = () =>
     tagged("write", "order create", {
       headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}`, "Idempotency-Key": key },

@@ -3,14 +3,21 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 /** Secrets the worker requires (keep in sync with `[secrets] required` in wrangler.toml; checked by `npm run lint`). */
-export const LOCAL_SECRETS = ["CURSOR_SECRET", "JWT_SECRET", "SANDBOX_WEBHOOK_SECRETS"] as const;
+export const LOCAL_SECRETS = ["CURSOR_SECRET", "JWT_SECRET", "SANDBOX_WEBHOOK_SECRETS", "SHIPPING_RATE_SECRET"] as const;
 
 /**
  * Secrets that are optional locally. wrangler dev loads a name from .dev.vars only when it is in
  * `[secrets] required` or `[vars]`, so each is declared empty in the top-level `[vars]` of
  * wrangler.toml (checked by `npm run lint`: scripts/check-wrangler-secrets.ts).
  */
-export const OPTIONAL_LOCAL_SECRETS = ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRETS", "CLOUDFLARE_API_TOKEN"] as const;
+export const OPTIONAL_LOCAL_SECRETS = [
+  "STRIPE_SECRET_KEY",
+  "STRIPE_WEBHOOK_SECRETS",
+  "CLOUDFLARE_API_TOKEN",
+  "FEDEX_CLIENT_ID",
+  "FEDEX_CLIENT_SECRET",
+  "FEDEX_ACCOUNT_NUMBER",
+] as const;
 
 /** Written once, as comments, into a new .dev.vars: how to switch to Stripe test mode locally. */
 const STRIPE_HINT = `# Stripe test mode locally (docs/operations.md, "Stripe locally"): uncomment, then restart \`npm run dev\`.

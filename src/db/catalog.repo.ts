@@ -143,6 +143,38 @@ export async function listProducts(
   return rows.map(({ sortKey, ...r }) => ({ ...toRow(r), sortKey }));
 }
 
+export interface AdminProductFilter {
+  /** Substring of the name, SKU or slug (case-insensitive). */
+  q?: string | undefined;
+  categoryId?: string | undefined;
+  status?: "active" | "archived" | undefined;
+}
+
+/** ADMIN: every product (archived too), newest first, keyset over (created_at, id); `limit + 1` rows. */
+export async function listAllProducts(
+  db: Drizzle,
+  f: AdminProductFilter,
+  after: ListPosition | null,
+  limit: number,
+): Promise<ProductRow[]> {
+  const where: (SQL | undefined)[] = [];
+  if (f.status) where.push(eq(products.status, f.status));
+  if (f.categoryId) where.push(eq(products.categoryId, f.categoryId));
+  if (f.q) {
+    const like = `%${f.q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+    where.push(sql`(${products.name} ILIKE ${like} OR ${products.sku} ILIKE ${like} OR ${products.slug} ILIKE ${like})`);
+  }
+  if (after) where.push(sql`(${products.createdAt}, ${products.id}) < (${after.key}::timestamptz, ${after.id}::uuid)`);
+  const rows = await db
+    .select(productColumns)
+    .from(products)
+    .leftJoin(categories, eq(categories.id, products.categoryId))
+    .where(where.length ? and(...where) : undefined)
+    .orderBy(sql`${products.createdAt} desc`, sql`${products.id} desc`)
+    .limit(limit + 1);
+  return rows.map(toRow);
+}
+
 export async function findProduct(db: Drizzle, idOrSku: string, opts: { includeArchived?: boolean } = {}): Promise<ProductRow | null> {
   const key = UUID.test(idOrSku) ? eq(products.id, idOrSku.toLowerCase()) : eq(products.sku, idOrSku);
   const rows = await db

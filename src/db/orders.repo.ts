@@ -10,6 +10,7 @@ export type OrderRecord = {
   status: string;
   currency: string;
   subtotal_cents: number;
+  shipping_cents: number;
   total_cents: number;
   version: number;
   client_token: string | null;
@@ -18,9 +19,32 @@ export type OrderRecord = {
   updated_at: string;
   created_at_key: string;
   items: { product_id: string; sku: string; name: string; unit_price_cents: number; qty: number; line_total_cents: number }[];
+  /** order_shipping_json (migrations/0009): null when the order ships nothing. */
+  shipping: OrderShippingRecord | null;
 };
 
-/** What `place_order` (migrations/0007_checkout_function.sql) takes: one checkout. */
+export interface OrderShippingRecord {
+  address: {
+    name: string;
+    company: string | null;
+    line1: string;
+    line2: string | null;
+    city: string;
+    region: string | null;
+    postal_code: string | null;
+    country: string;
+    phone: string | null;
+  };
+  carrier: string;
+  service: string;
+  service_name: string | null;
+  amount_cents: number;
+  currency: string;
+  estimated: boolean;
+  estimated_days: number | null;
+}
+
+/** What `place_order` (migrations/0009_shipping.sql, after 0007) takes: one checkout. */
 export interface CheckoutArgs {
   user_id: string;
   items: { sku: string; qty: number }[];
@@ -31,6 +55,8 @@ export interface CheckoutArgs {
   payment_window_sec: number;
   /** The hoarding caps; null for ADMIN bulk orders. */
   caps: { max_open_orders: number; max_units_per_sku: number } | null;
+  /** From a rate the Worker verified (src/services/shipping.service.ts `shippingForCheckout`); null: none sent. */
+  shipping: (Omit<OrderShippingRecord, "service_name"> & { service_name: string }) | null;
 }
 
 /** Why `place_order` refused (its RAISE: SQLSTATE TK001, DETAIL as JSON). Nothing was written. `i` is the line index. */
@@ -41,6 +67,10 @@ export type CheckoutRefusal =
   | { code: "unknown_sku"; lines: { i: number; sku: string }[] }
   | { code: "mixed_currency"; currencies: string[] }
   | { code: "insufficient_stock"; short: { i: number; sku: string; requested: number; available: number }[] }
+  /** A product needs shipping and none was sent; or none does and some was. */
+  | { code: "shipping_required" }
+  | { code: "shipping_not_required" }
+  | { code: "shipping_currency_mismatch"; currency: string; shipping_currency: string }
   /** A concurrent request with the same client_token committed first; `order_id` is its order. */
   | { code: "client_token_taken"; order_id: string | null };
 
@@ -129,21 +159,28 @@ export async function insertOutbox(
     VALUES (${e.aggregateType}, ${e.aggregateId}, ${e.eventType}, ${JSON.stringify(e.payload)}::jsonb)`);
 }
 
-/** One order as the API returns it. `place_order` (migrations/0007) returns the same columns: change both together. */
+/** One order as the API returns it. `place_order` (migrations/0009) returns the same columns: change both together. */
 const ORDER_SELECT = sql`
   SELECT o.id, o.user_id, u.email AS customer_email, o.status::text AS status, o.currency, o.subtotal_cents::float8 AS subtotal_cents,
-         o.total_cents::float8 AS total_cents, o.version, o.client_token,
+         o.shipping_cents::float8 AS shipping_cents, o.total_cents::float8 AS total_cents, o.version, o.client_token,
          to_char(o.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS expires_at,
          to_char(o.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
          to_char(o.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS updated_at,
          o.created_at::text AS created_at_key,
          COALESCE((SELECT json_agg(json_build_object('product_id', i.product_id, 'sku', i.sku, 'name', i.name,
                     'unit_price_cents', i.unit_price_cents, 'qty', i.qty, 'line_total_cents', i.line_total_cents) ORDER BY i.sku)
-                   FROM order_items i WHERE i.order_id = o.id), '[]'::json) AS items
+                   FROM order_items i WHERE i.order_id = o.id), '[]'::json) AS items,
+         order_shipping_json(o) AS shipping
   FROM orders o JOIN users u ON u.id = o.user_id`;
 
 export async function getOrder(db: Drizzle, id: string, opts: { forUpdate?: boolean } = {}): Promise<OrderRecord | null> {
   const res = await db.execute<OrderRecord>(sql`${ORDER_SELECT} WHERE o.id = ${id}${opts.forUpdate ? sql` FOR UPDATE OF o` : sql``}`);
+  return res.rows[0] ?? null;
+}
+
+/** The order a customer placed with `clientToken`, if any. */
+export async function getOrderByClientToken(db: Drizzle, userId: string, clientToken: string): Promise<OrderRecord | null> {
+  const res = await db.execute<OrderRecord>(sql`${ORDER_SELECT} WHERE o.user_id = ${userId} AND o.client_token = ${clientToken}`);
   return res.rows[0] ?? null;
 }
 

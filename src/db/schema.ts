@@ -3,6 +3,7 @@ import {
   type AnyPgColumn,
   bigint,
   bigserial,
+  boolean,
   check,
   customType,
   index,
@@ -48,6 +49,12 @@ export const products = pgTable(
     categoryId: uuid("category_id").references(() => categories.id, { onDelete: "restrict" }),
     stock: integer("stock").notNull().default(0),
     status: productStatus("status").notNull().default("active"),
+    /** Shipping profile (migrations/0009): physical unless false (gift cards, downloads); unknown weight or size is NULL. */
+    requiresShipping: boolean("requires_shipping").notNull().default(true),
+    weightGrams: integer("weight_grams"),
+    lengthMm: integer("length_mm"),
+    widthMm: integer("width_mm"),
+    heightMm: integer("height_mm"),
     createdAt: timestamp("created_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true, precision: 6 }).notNull().defaultNow(),
     searchVector: tsvector("search_vector").generatedAlwaysAs(
@@ -60,6 +67,11 @@ export const products = pgTable(
     check("products_price_nonnegative", sql`${t.priceCents} >= 0`),
     check("products_stock_nonnegative", sql`${t.stock} >= 0`),
     check("products_currency_iso4217", sql`${t.currency} ~ '^[A-Z]{3}$'`),
+    check("products_weight_range", sql`${t.weightGrams} BETWEEN 0 AND 1000000`),
+    check(
+      "products_dimensions_range",
+      sql`${t.lengthMm} BETWEEN 1 AND 10000 AND ${t.widthMm} BETWEEN 1 AND 10000 AND ${t.heightMm} BETWEEN 1 AND 10000`,
+    ),
     // Keyset pagination: newest first over (created_at, id), with and without category filter.
     index("products_created_id_idx").on(t.createdAt.desc(), t.id.desc()),
     index("products_category_created_id_idx").on(t.categoryId, t.createdAt.desc(), t.id.desc()),
@@ -113,7 +125,17 @@ export const orders = pgTable(
     status: orderStatus("status").notNull().default("PENDING"),
     currency: text("currency").notNull(),
     subtotalCents: bigint("subtotal_cents", { mode: "number" }).notNull(),
+    /** Goods + shipping (CHECK), in `currency`; shipping is 0 for an order that ships nothing. */
     totalCents: bigint("total_cents", { mode: "number" }).notNull(),
+    shippingCents: bigint("shipping_cents", { mode: "number" }).notNull().default(0),
+    /** The normalised address and the rate picked at checkout (price verified by the Worker); all NULL without shipping. */
+    shippingAddress: jsonb("shipping_address"),
+    shippingCarrier: text("shipping_carrier"),
+    shippingService: text("shipping_service"),
+    shippingServiceName: text("shipping_service_name"),
+    shippingCurrency: text("shipping_currency"),
+    shippingEstimated: boolean("shipping_estimated"),
+    shippingEstimatedDays: integer("shipping_estimated_days"),
     /** Optimistic locking: every change increments it; writers send the version they read. */
     version: integer("version").notNull().default(1),
     /** Client-supplied de-duplication token, unique per user (second line of defence after Idempotency-Key). */
@@ -132,6 +154,9 @@ export const orders = pgTable(
     index("orders_status_created_idx").on(t.status, t.createdAt.desc()),
     check("orders_totals_nonnegative", sql`${t.subtotalCents} >= 0 AND ${t.totalCents} >= 0`),
     check("orders_currency_iso4217", sql`${t.currency} ~ '^[A-Z]{3}$'`),
+    check("orders_shipping_nonnegative", sql`${t.shippingCents} >= 0`),
+    check("orders_total_includes_shipping", sql`${t.totalCents} = ${t.subtotalCents} + ${t.shippingCents}`),
+    check("orders_shipping_currency", sql`${t.shippingCurrency} IS NULL OR ${t.shippingCurrency} = ${t.currency}`),
   ],
 );
 

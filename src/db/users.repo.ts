@@ -25,6 +25,26 @@ export async function updatePasswordHash(db: Drizzle, id: string, passwordHash: 
   await db.update(users).set({ passwordHash, updatedAt: sql`now()` }).where(eq(users.id, id));
 }
 
+/** An account found by support staff, with its sign-in lock state (`acct:<email>` counter). */
+export interface AccountLookupRow {
+  user: User;
+  failures: number;
+  lockedUntil: Date | null;
+}
+
+/** ADMIN: accounts whose email contains `fragment` (case-insensitive), exact matches first, then by email; at most `limit`. */
+export async function findAccountsByEmail(db: Drizzle, fragment: string, limit: number): Promise<AccountLookupRow[]> {
+  const like = `%${fragment.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+  const rows = await db
+    .select({ user: users, failures: sql<number>`coalesce(t.failures, 0)::int`, lockedUntil: sql<Date | null>`t.locked_until` })
+    .from(users)
+    .leftJoin(sql`login_throttle t`, sql`t.key = 'acct:' || ${users.email}`)
+    .where(sql`${users.email} ILIKE ${like}`)
+    .orderBy(sql`${users.email} = ${fragment.toLowerCase()} DESC`, users.email)
+    .limit(limit);
+  return rows.map((r) => ({ user: r.user, failures: r.failures, lockedUntil: r.lockedUntil ? new Date(r.lockedUntil) : null }));
+}
+
 /** One failed-login counter: its key (`acct:<email>`, `ip:<client>`) and its thresholds. */
 export interface ThrottleRule {
   key: string;

@@ -30,6 +30,8 @@ export const GUARDS: GuardSpec[] = [
   { method: "POST", path: "/api/v1/users/me/password", rateLimits: ["login-ip"] },
   { method: "POST", path: "/api/v1/orders", rateLimits: ["order-create"], idempotency: "required" },
   { method: "POST", path: "/api/v1/payments", rateLimits: ["payment-create"], idempotency: "required" },
+  // A quote changes nothing (no Idempotency-Key); identical ones are answered from a cache.
+  { method: "POST", path: "/api/v1/shipping/rates", rateLimits: ["shipping-quote"] },
   {
     method: "POST",
     path: "/api/v1/webhooks/payments/:provider",

@@ -26,6 +26,8 @@ export const POLICIES = {
   /** Signature missing or wrong: per client IP, its own bucket, so junk never uses up the provider's. */
   "webhook-unverified": { name: "webhook-unverified", limit: 60, windowSec: 60, subject: "ip", failClosed: false },
   "admin-write": { name: "admin-write", limit: 300, windowSec: 60, subject: "user", failClosed: false },
+  /** Shipping quotes call the carrier on a cache miss: per client IP (storefronts quote before sign-in). */
+  "shipping-quote": { name: "shipping-quote", limit: 120, windowSec: 60, subject: "ip", failClosed: false },
 } as const satisfies Record<string, RateLimitPolicy>;
 
 export type PolicyName = keyof typeof POLICIES;

@@ -30,6 +30,7 @@ export const METRIC_EVENTS = [
   "breaker_closed",
   "rate_limited",
   "login_lockout",
+  "shipping_fallback",
 ] as const;
 export type MetricEvent = (typeof METRIC_EVENTS)[number];
 

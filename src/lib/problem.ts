@@ -29,11 +29,15 @@ const PROBLEMS = {
   webhook_endpoint_disabled: [409, "The webhook endpoint is disabled"],
   delivery_in_progress: [409, "An attempt of this webhook delivery is in progress"],
   refresh_in_progress: [409, "A refresh of the reports is already running"],
+  shipping_rate_invalid: [409, "The shipping rate is not valid for this checkout"],
+  shipping_rate_expired: [409, "The shipping rate has expired"],
+  shipping_currency_mismatch: [409, "The shipping rate is in another currency than the goods"],
   payload_too_large: [413, "Request body too large"],
   unsupported_media_type: [415, "Unsupported media type"],
   unprocessable: [422, "Unprocessable request"],
   url_not_allowed: [422, "The URL may not receive webhooks"],
   idempotency_key_reused: [422, "The Idempotency-Key was used with a different request"],
+  shipping_not_quotable: [422, "The shipment cannot be quoted"],
   rate_limited: [429, "Too many requests"],
   open_orders_limit: [429, "Too many unpaid orders"],
   internal_error: [500, "Internal server error"],
@@ -42,6 +46,7 @@ const PROBLEMS = {
   provider_unavailable: [503, "The payment provider is unavailable"],
   provider_failed: [503, "The payment provider call failed"],
   dns_unavailable: [503, "The DNS resolver did not answer"],
+  shipping_unavailable: [503, "No shipping rate can be quoted right now"],
 } as const satisfies Record<string, readonly [number, string]>;
 
 /**

@@ -28,6 +28,9 @@ export interface OrderSummary {
   currency: string;
   total_cents: number;
   items: { sku: string; name: string; qty: number; line_total_cents: number }[];
+  /** Part of the total (docs/shipping.md); absent or null when nothing ships. */
+  shipping_cents?: number;
+  shipping?: { service_name: string | null; carrier: string } | null;
 }
 
 export interface Rendered {
@@ -93,6 +96,11 @@ function lines(
 export function render(template: Template, order: OrderSummary, payload: Record<string, unknown>): Rendered {
   const { subject, intro, outro } = lines(template, order, payload);
   const items = order.items.map((i) => ({ label: `${i.qty} × ${i.name} (${i.sku})`, amount: money(i.line_total_cents, order.currency) }));
+  // The total includes shipping: show it as a line, so the lines add up to the total.
+  if (order.shipping) {
+    const label = `Shipping (${order.shipping.service_name ?? order.shipping.carrier})`;
+    items.push({ label, amount: money(order.shipping_cents ?? 0, order.currency) });
+  }
   const total = money(order.total_cents, order.currency);
   const text = [
     "Hello,",

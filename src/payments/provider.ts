@@ -1,6 +1,6 @@
 /** The provider interface, and the resilient call path every provider goes through. */
 import type { Config } from "../config.ts";
-import { backoffDelay } from "../lib/backoff.ts";
+import { outboundRetryDelay } from "../lib/backoff.ts";
 import type { Logger } from "../lib/logger.ts";
 import { ApiError } from "../lib/problem.ts";
 import { sleep, withTimeout } from "../lib/timeout.ts";
@@ -51,7 +51,8 @@ export class ProviderError extends Error {
 
 /**
  * Breaker (shared per provider, a Durable Object) → timeout per attempt → up to
- * PROVIDER_MAX_ATTEMPTS with jittered exponential backoff (src/lib/backoff.ts) on retryable failures.
+ * PROVIDER_MAX_ATTEMPTS on retryable failures, spaced by the outbound schedule of src/lib/backoff.ts
+ * (100 ms, 400 ms, … with jitter; the shipping carriers use the same helper).
  * An open breaker answers at once with 503 + Retry-After. Every provider operation goes through here;
  * operations that change state at the provider must be idempotent (they are: idempotency keys).
  */
@@ -91,7 +92,7 @@ export async function callProvider<T>(
         error: err instanceof Error ? err.message.slice(0, 200) : "error",
       });
       if (!retryable || state === "open") break;
-      if (attempt < cfg.PROVIDER_MAX_ATTEMPTS) await sleep(backoffDelay(attempt, cfg.PROVIDER_RETRY_BASE_MS));
+      if (attempt < cfg.PROVIDER_MAX_ATTEMPTS) await sleep(outboundRetryDelay(attempt, cfg.PROVIDER_RETRY_BASE_MS));
     }
   }
   const detail =

@@ -3,6 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env.ts";
 import {
+  AdminProductListQuerySchema,
   CategoryCreateSchema,
   CategoryUpdateSchema,
   IdParamSchema,
@@ -11,11 +12,12 @@ import {
   ProductUpdateSchema,
   StockAdjustmentSchema,
 } from "../schemas/admin-catalog.ts";
-import { CategorySchema, ProductSchema } from "../schemas/catalog.ts";
+import { CategorySchema, ProductListSchema, ProductSchema } from "../schemas/catalog.ts";
 import { authResponses, jsonContent, problem, problemResponses } from "../schemas/common.ts";
 import {
   adjustProductStock,
   adminProduct,
+  adminProductPage,
   createCategory,
   createProduct,
   importProducts,
@@ -60,6 +62,22 @@ export const adminCatalogRouter = createRouter()
       await invalidate(c, tags);
       return c.json(await productBody(c, id), 201, { Location: `/api/v1/products/${id}` });
     },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/products",
+      operationId: "adminListProducts",
+      tags: ["Admin"],
+      summary: "Every product, archived included, newest first (search, category, status)",
+      security,
+      request: { query: AdminProductListQuerySchema },
+      responses: { 200: { description: "A page of products", content: jsonContent(ProductListSchema) }, ...errors },
+    }),
+    async (c) =>
+      c.json(await adminProductPage(await c.get("dbFresh").orm(), c.get("config").CURSOR_SECRET, c.req.valid("query")), 200, {
+        "Cache-Control": "private, no-store",
+      }),
   )
   .openapi(
     createRoute({

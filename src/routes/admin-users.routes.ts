@@ -2,13 +2,31 @@
 import { createRoute } from "@hono/zod-openapi";
 import { UserIdParamSchema } from "../schemas/auth.ts";
 import { authResponses, jsonContent, problem, problemResponses } from "../schemas/common.ts";
-import { AccountUnlockSchema, AdminUserSchema, RoleChangeSchema } from "../schemas/users.ts";
-import { revokeSessions, setRole, unlockAccount } from "../services/auth.service.ts";
+import { AccountLookupQuerySchema, AccountLookupSchema, AccountUnlockSchema, AdminUserSchema, RoleChangeSchema } from "../schemas/users.ts";
+import { lookupAccounts, revokeSessions, setRole, unlockAccount } from "../services/auth.service.ts";
 import { createRouter } from "./router.ts";
 
 const security = [{ bearerAuth: [] }];
 
 export const adminUsersRouter = createRouter()
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/",
+      operationId: "adminFindUsers",
+      tags: ["Admin"],
+      summary: "Find accounts by email, with their sign-in lock state",
+      security,
+      request: { query: AccountLookupQuerySchema },
+      responses: {
+        200: { description: "Matching accounts", content: jsonContent(AccountLookupSchema) },
+        ...authResponses,
+        ...problemResponses,
+      },
+    }),
+    async (c) =>
+      c.json(await lookupAccounts(await c.get("dbFresh").orm(), c.req.valid("query").email), 200, { "Cache-Control": "private, no-store" }),
+  )
   .openapi(
     createRoute({
       method: "patch",

@@ -1,7 +1,7 @@
 /** Admin write shapes. Strict: unknown fields (ids, timestamps, stock on update) are rejected. */
 import { z } from "@hono/zod-openapi";
 import { productStatus } from "../db/schema.ts";
-import { CurrencySchema } from "./common.ts";
+import { CurrencySchema, CursorSchema, LimitSchema } from "./common.ts";
 
 const slug = z
   .string()
@@ -84,6 +84,29 @@ export const CategoryUpdateSchema = z
   .refine((v) => Object.keys(v).length > 0, { message: "send at least one field to change" })
   .openapi("CategoryUpdate");
 
+export const AdminProductListQuerySchema = z
+  .object({
+    q: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .optional()
+      .openapi({ param: { name: "q", in: "query" }, description: "Part of the name, SKU or slug (case-insensitive)" }),
+    category_id: z
+      .string()
+      .uuid()
+      .optional()
+      .openapi({ param: { name: "category_id", in: "query" } }),
+    status: z
+      .enum(productStatus.enumValues)
+      .optional()
+      .openapi({ param: { name: "status", in: "query" }, description: "Default: both" }),
+    limit: LimitSchema,
+    cursor: CursorSchema,
+  })
+  .strict();
+
 export const IdParamSchema = z.object({
   id: z
     .string()
@@ -91,6 +114,7 @@ export const IdParamSchema = z.object({
     .openapi({ param: { name: "id", in: "path" } }),
 });
 
+export type AdminProductListQuery = z.infer<typeof AdminProductListQuerySchema>;
 export type ProductCreate = z.infer<typeof ProductCreateSchema>;
 export type ProductUpdate = z.infer<typeof ProductUpdateSchema>;
 export type CategoryCreate = z.infer<typeof CategoryCreateSchema>;

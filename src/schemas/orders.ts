@@ -2,6 +2,7 @@
 import { z } from "@hono/zod-openapi";
 import { orderStatus } from "../db/schema.ts";
 import { CurrencySchema, CursorSchema, DateTimeSchema, LimitSchema } from "./common.ts";
+import { AddressInputSchema, OrderShippingSchema, RateIdSchema } from "./shipping.ts";
 
 /** The Postgres enum (src/db/schema.ts) is the single source of the order statuses. */
 export const ORDER_STATUSES = orderStatus.enumValues;
@@ -42,6 +43,10 @@ export const OrderCreateSchema = z
       .regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces")
       .optional()
       .openapi({ description: "Your own de-duplication token: a second order with the same token returns the first" }),
+    shipping_address: AddressInputSchema.optional().openapi({
+      description: "Where to ship: required (with `shipping_rate_id`) when a product needs shipping, refused when none does",
+    }),
+    shipping_rate_id: RateIdSchema.optional(),
   })
   .strict()
   .openapi("OrderCreate");
@@ -74,8 +79,9 @@ export const OrderSchema = z
     customer_email: z.string().optional(),
     status: OrderStatusSchema,
     currency: CurrencySchema,
-    subtotal_cents: z.number().int(),
-    total_cents: z.number().int(),
+    subtotal_cents: z.number().int().openapi({ description: "The goods" }),
+    shipping_cents: z.number().int().openapi({ description: "The shipping rate picked at checkout; 0 when nothing ships" }),
+    total_cents: z.number().int().openapi({ description: "subtotal_cents + shipping_cents, in `currency`" }),
     version: z.number().int(),
     client_token: z.string().nullable(),
     expires_at: z.string().datetime({ offset: true }).nullable().openapi({
@@ -84,6 +90,7 @@ export const OrderSchema = z
     items: z.array(OrderItemSchema),
     created_at: z.string().datetime({ offset: true }),
     updated_at: z.string().datetime({ offset: true }),
+    shipping: OrderShippingSchema.nullable().openapi({ description: "Address, carrier, service and price; null when nothing ships" }),
   })
   .openapi("Order");
 

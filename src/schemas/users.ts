@@ -34,3 +34,25 @@ export const AccountUnlockSchema = z
     cleared: z.boolean().openapi({ description: "Whether the account had failed sign-ins or a lock to clear" }),
   })
   .openapi("AccountUnlock");
+
+export const AccountLookupQuerySchema = z
+  .object({
+    email: z
+      .string()
+      .trim()
+      .min(3)
+      .max(254)
+      .openapi({ param: { name: "email", in: "query" }, description: "The email or a part of it (case-insensitive); exact match first" }),
+  })
+  .strict();
+
+export const AccountLookupSchema = z
+  .object({
+    data: z.array(
+      AdminUserSchema.extend({
+        failed_logins: z.number().int().openapi({ description: "Failed sign-ins counted against the account now" }),
+        locked_until: z.string().nullable().openapi({ format: "date-time", description: "Set while sign-in is locked" }),
+      }),
+    ),
+  })
+  .openapi("AccountLookup", { description: "At most 20 accounts" });

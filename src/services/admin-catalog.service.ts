@@ -12,12 +12,13 @@ import {
   updateCategory,
   updateProduct,
 } from "../db/admin-catalog.repo.ts";
-import { findProduct } from "../db/catalog.repo.ts";
+import { findProduct, listAllProducts } from "../db/catalog.repo.ts";
 import type { Drizzle } from "../db/client.ts";
 import { writeTags } from "../lib/cache-tags.ts";
+import { keysetPage, PG_TIMESTAMP, readKeyset } from "../lib/cursor.ts";
 import { FOREIGN_KEY_VIOLATION, pgError, UNIQUE_VIOLATION } from "../lib/pg-errors.ts";
 import { ApiError, type FieldError } from "../lib/problem.ts";
-import type { CategoryCreate, CategoryUpdate, ProductCreate, ProductUpdate } from "../schemas/admin-catalog.ts";
+import type { AdminProductListQuery, CategoryCreate, CategoryUpdate, ProductCreate, ProductUpdate } from "../schemas/admin-catalog.ts";
 import type { ProductDto } from "../schemas/catalog.ts";
 import { toProductDto } from "./catalog.service.ts";
 
@@ -26,6 +27,15 @@ export async function adminProduct(db: Drizzle, id: string): Promise<ProductDto>
   const p = await findProduct(db, id, { includeArchived: true });
   if (!p) throw new ApiError("not_found", "No product with that id.");
   return toProductDto(p);
+}
+
+/** ADMIN: every product, archived too, newest first; filters are part of the cursor's scope. */
+export async function adminProductPage(db: Drizzle, secret: string, q: AdminProductListQuery) {
+  const limit = q.limit ?? 20;
+  const scope = JSON.stringify(["admin-products", q.q ?? "", q.category_id ?? "", q.status ?? ""]);
+  const pos = await readKeyset(secret, scope, q.cursor, PG_TIMESTAMP);
+  const rows = await listAllProducts(db, { q: q.q, categoryId: q.category_id, status: q.status }, pos, limit);
+  return keysetPage(rows, limit, { secret, scope, keyOf: (r) => r.createdAtKey }, toProductDto);
 }
 
 export function slugify(s: string): string {

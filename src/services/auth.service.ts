@@ -7,6 +7,7 @@ import {
   changeRole,
   clearLoginFailures,
   findAccessState,
+  findAccountsByEmail,
   findUserByEmail,
   findUserById,
   insertUser,
@@ -218,6 +219,18 @@ export async function setRole(db: Drizzle, id: string, role: Role) {
   }
   if (res.outcome === "changed") forget(userId);
   return { changed: res.outcome === "changed", user: toAdminUserDto(res.user) };
+}
+
+/** ADMIN (support): accounts by a part of their email, with their sign-in lock (failures, locked until). */
+export async function lookupAccounts(db: Drizzle, email: string) {
+  const rows = await findAccountsByEmail(db, email.trim().normalize("NFKC").toLowerCase(), 20);
+  return {
+    data: rows.map((r) => ({
+      ...toAdminUserDto(r.user),
+      failed_logins: r.failures,
+      locked_until: r.lockedUntil && r.lockedUntil > new Date() ? r.lockedUntil.toISOString() : null,
+    })),
+  };
 }
 
 /** ADMIN: revokes every token of the account (it signs in again). */

@@ -12,6 +12,7 @@ import { errorFields, type Logger } from "../lib/logger.ts";
 import { type MetricFamily, renderExposition } from "../lib/prometheus.ts";
 import { withTimeout } from "../lib/timeout.ts";
 import { ORDER_STATUSES } from "../schemas/orders.ts";
+import { carrierBreakerName, carrierFromConfig } from "./shipping.service.ts";
 
 /** Breakers read per scrape at most (one Durable Object call each, in parallel). */
 export const MAX_BREAKERS = 100;
@@ -30,7 +31,8 @@ interface BreakerReading {
 }
 
 async function readBreakers(deps: StateDeps, endpointIds: string[]): Promise<BreakerReading[]> {
-  const names = [`payments:${deps.cfg.PAYMENT_PROVIDER}`, ...endpointIds.map((id) => `webhook:${id}`)].slice(0, MAX_BREAKERS);
+  const shipping = await carrierBreakerName(carrierFromConfig(deps.cfg));
+  const names = [`payments:${deps.cfg.PAYMENT_PROVIDER}`, shipping, ...endpointIds.map((id) => `webhook:${id}`)].slice(0, MAX_BREAKERS);
   return Promise.all(
     names.map(async (name) => {
       try {
@@ -99,7 +101,7 @@ function families(cfg: Config, figures: StateFigures | null, breakers: BreakerRe
   out.push(
     gauge(
       "toko_breaker_open",
-      "1 while a circuit breaker is open or half-open (calls refused or probing), 0 when closed. payments:<provider>, webhook:<endpoint id>.",
+      "1 while a circuit breaker is open or half-open (calls refused or probing), 0 when closed. payments:<provider>, shipping:<carrier>:<account>, webhook:<endpoint id>.",
       readable.map((b) => ({ labels: { breaker: b.name }, value: b.state === "closed" ? 0 : 1 })),
     ),
     gauge(

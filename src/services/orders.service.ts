@@ -8,6 +8,7 @@ import {
   existingUserIds,
   expiredOrderIds,
   getOrder,
+  getOrderByClientToken,
   insertHistory,
   insertOutbox,
   isExpirable,
@@ -24,6 +25,7 @@ import { ApiError, type FieldError } from "../lib/problem.ts";
 import type { Principal } from "../lib/tokens.ts";
 import type { OrderCreate, OrderListQuery, OrderStatus } from "../schemas/orders.ts";
 import { canTransition, restocks, TRANSITIONS } from "./order-state.ts";
+import { shippingForCheckout } from "./shipping.service.ts";
 
 export type OrderDto = Omit<OrderRecord, "created_at_key" | "status"> & { status: OrderStatus };
 
@@ -48,18 +50,21 @@ export interface CheckoutPolicy {
   paymentWindowSec: number;
   /** Per-customer caps on what unpaid orders may hold; absent for ADMIN bulk orders placed for customers. */
   caps?: { maxOpenOrders: number; maxUnitsPerSku: number };
+  /** Verifies the `shipping_rate_id` of a checkout (SHIPPING_RATE_SECRET); needed only by orders that ship. */
+  shippingRateSecret?: string;
 }
 
 export function checkoutPolicy(cfg: Config): Required<CheckoutPolicy> {
   return {
     paymentWindowSec: cfg.ORDER_PAYMENT_WINDOW_SEC,
     caps: { maxOpenOrders: cfg.MAX_OPEN_ORDERS_PER_USER, maxUnitsPerSku: cfg.MAX_RESERVED_UNITS_PER_SKU },
+    shippingRateSecret: cfg.SHIPPING_RATE_SECRET,
   };
 }
 
 /**
  * The error a refusal of `place_order` answers with. The rules themselves run in the database
- * (migrations/0007_checkout_function.sql), in this order: the customer's row locked (a deleted
+ * (migrations/0009_shipping.sql, 0007 with shipping), in this order: the customer's row locked (a deleted
  * account cannot order), a used client_token replayed, the hoarding caps (unpaid orders hold stock
  * until they expire, so one customer may hold only so many orders and so many units of one SKU),
  * then the products locked and every line checked. Field paths are prefixed (bulk: `orders.3.`).
@@ -131,7 +136,49 @@ function refusalError(r: CheckoutRefusal, policy: CheckoutPolicy, prefix: string
           lines: r.short.map(({ sku, requested, available }) => ({ sku, requested, available })),
         },
       });
+    case "shipping_required":
+      return new ApiError("validation_error", "These items are shipped: send shipping_address and a shipping_rate_id from a quote.", {
+        errors: ["shipping_address", "shipping_rate_id"].map((f) => ({
+          field: `${prefix}${f}`,
+          in: "body" as const,
+          code: "required",
+          message: "is required: a product in this order is shipped (POST /api/v1/shipping/rates)",
+        })),
+      });
+    case "shipping_not_required":
+      return new ApiError("validation_error", "Nothing in this order is shipped: send no shipping_address or shipping_rate_id.", {
+        errors: [{ field: `${prefix}shipping_rate_id`, in: "body", code: "not_allowed", message: "no product in this order is shipped" }],
+      });
+    case "shipping_currency_mismatch":
+      return new ApiError(
+        "shipping_currency_mismatch",
+        `The shipping rate is in ${r.shipping_currency} and the goods in ${r.currency}; quote again for these items.`,
+        {
+          errors: [
+            { field: `${prefix}shipping_rate_id`, in: "body", code: "currency_mismatch", message: `must be a rate in ${r.currency}` },
+          ],
+          extra: { currency: r.currency, shipping_currency: r.shipping_currency },
+        },
+      );
   }
+}
+
+/**
+ * The order's shipping from its rate_id, checked in the Worker before the one statement (an HMAC, no round
+ * trip): the address and the rate go together; the price is the signed one, never the client's. Whether the
+ * order needs shipping at all, and its currency, are checked by place_order against the locked products.
+ */
+async function checkoutShipping(input: OrderCreate, policy: CheckoutPolicy, prefix: string) {
+  const { shipping_address: address, shipping_rate_id: rateId } = input;
+  if (!address && !rateId) return null;
+  if (!address || !rateId) {
+    const [missing, given] = address ? ["shipping_rate_id", "shipping_address"] : ["shipping_address", "shipping_rate_id"];
+    throw new ApiError("validation_error", "shipping_address and shipping_rate_id go together.", {
+      errors: [{ field: `${prefix}${missing}`, in: "body", code: "required", message: `is required with ${given}` }],
+    });
+  }
+  if (!policy.shippingRateSecret) throw new Error("checkout policy without SHIPPING_RATE_SECRET");
+  return shippingForCheckout(policy.shippingRateSecret, { address, rateId }, input.items, { prefix });
 }
 
 /**
@@ -140,6 +187,7 @@ function refusalError(r: CheckoutRefusal, policy: CheckoutPolicy, prefix: string
  * A total of 0 is PAID at checkout, as SYSTEM, in the same statement (what transitionOrder writes).
  */
 async function createOne(db: Drizzle, userId: string, input: OrderCreate, actor: Principal | null, policy: CheckoutPolicy, prefix = "") {
+  const shipping = await checkoutShipping(input, policy, prefix);
   try {
     return await checkout(db, {
       user_id: userId,
@@ -149,6 +197,7 @@ async function createOne(db: Drizzle, userId: string, input: OrderCreate, actor:
       actor_role: actorRole(actor),
       payment_window_sec: policy.paymentWindowSec,
       caps: policy.caps ? { max_open_orders: policy.caps.maxOpenOrders, max_units_per_sku: policy.caps.maxUnitsPerSku } : null,
+      shipping,
     });
   } catch (err) {
     if (err instanceof CheckoutRefused) throw refusalError(err.refusal, policy, prefix);
@@ -167,6 +216,12 @@ export async function placeOrder(db: Drizzle, userId: string, input: OrderCreate
     if (!placed.replayed) countEvent("order_created", { detail: "checkout" });
     return placed;
   } catch (err) {
+    // The rate is checked before the statement that would replay a used client_token: a retry that comes
+    // after its rate expired still gets the order it placed (one more read, on this refusal only).
+    if (err instanceof ApiError && input.client_token && RATE_REFUSALS.has(err.code)) {
+      const placed = await getOrderByClientToken(db, userId, input.client_token);
+      if (placed) return { order: placed, replayed: true };
+    }
     if (!(err instanceof ClientTokenTaken) || !err.orderId) throw err;
     // A concurrent request with the same client_token won the race: ours wrote nothing; return theirs.
     const theirs = await getOrder(db, err.orderId);
@@ -175,24 +230,27 @@ export async function placeOrder(db: Drizzle, userId: string, input: OrderCreate
   }
 }
 
+const RATE_REFUSALS = new Set<string>(["shipping_rate_invalid", "shipping_rate_expired"]);
+
 /** Up to 100 orders, all or nothing. ADMIN places them for customers: the per-customer caps do not apply. */
 export async function placeBulk(
   db: Drizzle,
   orders: (OrderCreate & { user_id: string })[],
   actor: Principal,
-  policy: Pick<CheckoutPolicy, "paymentWindowSec">,
+  policy: Pick<CheckoutPolicy, "paymentWindowSec" | "shippingRateSecret">,
 ) {
   const known = await existingUserIds(db, [...new Set(orders.map((o) => o.user_id))]);
   const missing = orders.flatMap((o, i) =>
     known.has(o.user_id) ? [] : [{ field: `orders.${i}.user_id`, in: "body" as const, code: "not_found", message: "no such user" }],
   );
   if (missing.length) throw new ApiError("validation_error", "Unknown customers; nothing was ordered.", { errors: missing });
+  const noCaps = { paymentWindowSec: policy.paymentWindowSec, shippingRateSecret: policy.shippingRateSecret };
   const placed = await db.transaction(async (tx) => {
     // One statement per order; each returns its order as read inside this transaction (no read-back query).
     const out: OrderRecord[] = [];
     for (const [i, o] of orders.entries()) {
       try {
-        out.push((await createOne(tx, o.user_id, o, actor, { paymentWindowSec: policy.paymentWindowSec }, `orders.${i}.`)).order);
+        out.push((await createOne(tx, o.user_id, o, actor, noCaps, `orders.${i}.`)).order);
       } catch (err) {
         if (err instanceof ClientTokenTaken) {
           throw new ApiError("client_token_in_use", `orders.${i}: client_token is being used by a concurrent request.`, {
@@ -247,7 +305,7 @@ export async function orderPage(db: Drizzle, secret: string, q: OrderListQuery, 
  * locked (FOR UPDATE) in `tx`. Checks the state machine, bumps `version`, writes history and
  * an `order.status_changed` outbox row, and restocks when the transition gives stock back.
  * Checkout's PENDING → PAID of a zero total is written by `place_order` in SQL with the same rows
- * (migrations/0007_checkout_function.sql): change it there too (test/orders.checkout-fn.test.ts compares).
+ * (migrations/0009_shipping.sql): change it there too (test/orders.checkout-fn.test.ts compares).
  */
 export async function transitionOrder(
   tx: Drizzle,
