@@ -4,16 +4,21 @@
  * generator are switched off per scenario (vars); every other guard stays on.
  */
 import { randomUUID } from "node:crypto";
+import { drizzle } from "drizzle-orm/node-postgres";
 import { withClient } from "../scripts/lib/db.ts";
+import { seedHistory } from "../scripts/lib/seed-history.ts";
 import { configSchema } from "../src/config.ts";
+import type { Drizzle } from "../src/db/client.ts";
+import { refreshSalesViews } from "../src/db/reports.repo.ts";
 import { findAccessState } from "../src/db/users.repo.ts";
 import { hashPassword } from "../src/lib/password.ts";
 import { issueAccessToken } from "../src/lib/tokens.ts";
 import { signStandardWebhook } from "../src/payments/signatures.ts";
 import { checkoutPolicy, placeOrder } from "../src/services/orders.service.ts";
+import { salesReport } from "../src/services/reports.service.ts";
 import { destinationKey, digest, itemsKey, normaliseAddress } from "../src/shipping/address.ts";
 import { signRate } from "../src/shipping/rate-id.ts";
-import { type RecordedQuery, recordSqlLive } from "./lib/sql.ts";
+import { type RecordedQuery, recordSql, recordSqlLive } from "./lib/sql.ts";
 import type { RequestSpec, Scenario, ScenarioContext } from "./scenarios.ts";
 import { webhookFanout } from "./webhook-fanout.ts";
 
@@ -24,6 +29,8 @@ const json = (path: string, body: unknown, headers: Record<string, string> = {})
   headers: { "content-type": "application/json", ...headers },
 });
 const q = (text: string, values: unknown[] = []): RecordedQuery => ({ config: { text }, values });
+/** Orders in the sales history the reports scenario reads (issue 14: a refresh over 100k orders in < 5 s). */
+const REPORT_ORDERS = 100_000;
 /** Webhook deliveries signed before the run: more than a smoke or full run sends (≈ 10k). */
 const WEBHOOK_POOL = 50_000;
 
@@ -241,4 +248,42 @@ export const WRITE_SCENARIOS: Scenario[] = [
     },
   },
   webhookFanout,
+  {
+    name: "reports-sales",
+    description: `GET /api/v1/admin/reports/sales (ADMIN, 30-day windows ending on different days, every currency) over a ${REPORT_ORDERS.toLocaleString("en")}-order, 90-day history; before the load, one refresh of both views over that history is timed (goal < 5 s)`,
+    target: "app",
+    smoke: false,
+    async prepare(ctx) {
+      // The history the admin reports read (scripts/lib/seed-history.ts, as `npm run db:seed -- --orders N`), then one
+      // refresh with the app's own SQL (refreshSalesViews: both views CONCURRENTLY under the advisory lock).
+      const until = new Date();
+      const seeded = await seedHistory(ctx.dbUrl, { orders: REPORT_ORDERS, days: 90, seed: 13, until });
+      const refresh = await withClient(ctx.dbUrl, async (c) => {
+        const started = performance.now();
+        const row = await refreshSalesViews(drizzle(c) as unknown as Drizzle, "bench");
+        return { ms: performance.now() - started, row };
+      });
+      const [admin] = await benchUsers(ctx, 1, "ADMIN");
+      const nowMs = until.getTime();
+      const DAY = 86_400_000;
+      const query = (i: number) => {
+        const to = new Date(nowMs - (i % 60) * DAY).toISOString().slice(0, 10);
+        const from = new Date(nowMs - ((i % 60) + 29) * DAY).toISOString().slice(0, 10);
+        return { from, to };
+      };
+      // The statements the route issues for request i, recorded from the service itself.
+      const table = await Promise.all(Array.from({ length: 60 }, (_, k) => recordSql((db) => salesReport(db, query(k), nowMs))));
+      return {
+        request: (i) => {
+          const { from, to } = query(i);
+          return { path: `/api/v1/admin/reports/sales?from=${from}&to=${to}`, headers: { authorization: `Bearer ${admin?.token}` } };
+        },
+        sql: (i) => table[i % table.length] as RecordedQuery[],
+        after: async () => ({
+          history: `${seeded.orders.toLocaleString("en")} orders (${seeded.paid.toLocaleString("en")} paid, ${seeded.refunds.toLocaleString("en")} refunds, ${seeded.currencies.join("/")}) over 90 days, seeded in ${(seeded.ms / 1000).toFixed(1)} s`,
+          refresh: `both views refreshed CONCURRENTLY over that history in ${(refresh.ms / 1000).toFixed(2)} s (database: ${refresh.row?.duration_ms ?? "?"} ms; goal < 5 s)`,
+        }),
+      };
+    },
+  },
 ];
