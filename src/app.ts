@@ -11,7 +11,9 @@ import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { secureHeaders } from "hono/secure-headers";
 import type { AppEnv } from "./app-env.ts";
+import { ShedError } from "./lib/load-shed.ts";
 import { errorFields } from "./lib/logger.ts";
+import { countEvent } from "./lib/metrics.ts";
 import { DatabaseUnavailableError, dbFailure } from "./lib/pg-errors.ts";
 import { ApiError, type ProblemCode, problemResponse } from "./lib/problem.ts";
 import { validationHook } from "./lib/validation.ts";
@@ -60,6 +62,13 @@ function renderError(err: Error, c: Context<AppEnv>): Response {
   let apiError: ApiError;
   if (err instanceof ApiError) {
     apiError = err;
+  } else if (err instanceof ShedError) {
+    // Load shedding (src/lib/load-shed.ts): lower classes are refused first; a catalogue read may still be served stale.
+    c.get("log")?.warn("load shed", { component: "shed", shed_class: err.shedClass });
+    countEvent("shed", { detail: err.shedClass });
+    apiError = new ApiError("overloaded", "Too much work in progress here; retry shortly.", {
+      headers: { "Retry-After": String(err.retryAfterSec) },
+    });
   } else if (err instanceof HTTPException && err.status < 500) {
     const code = /malformed json/i.test(err.message) ? "malformed_json" : (HTTP_CODES[err.status] ?? "bad_request");
     apiError = new ApiError(code);

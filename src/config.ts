@@ -78,6 +78,11 @@ export const configSchema = z
     CATALOG_CACHE_SWR_SEC: seconds
       .default(300)
       .describe("Stale-while-revalidate window after the TTL: served stale, refreshed in the background."),
+    CATALOG_STALE_IF_ERROR_SEC: seconds
+      .default(86_400)
+      .describe(
+        "Stale-if-error: when the origin fails (database unreachable or timing out, any 5xx), a public catalogue read is answered from the last good copy in either cache tier if it is at most this old (`X-Cache: STALE-IF-ERROR`, `Warning`, `Age`). Entries are kept in the Cache API for TTL + max(SWR, this). 0 = off: an origin error is answered as an error.",
+      ),
     CATALOG_BROWSER_TTL_SEC: seconds.default(30).describe("Browser cache lifetime of public catalogue reads (`max-age`)."),
     CATALOG_L1_MAX_BYTES: int(0, 67_108_864)
       .default(16_777_216)
@@ -107,6 +112,22 @@ export const configSchema = z
       .describe(
         "How long an isolate reuses the catalogue generation it read from the Cache API (0 = read it on every request). A write through another isolate of the same location reaches this one's reads within this window; the writing isolate sees it at once.",
       ),
+    SHED_MAX_INFLIGHT: int(0, 100_000)
+      .default(256)
+      .describe(
+        "Load shedding: requests doing origin (database) work at once in one isolate (0 = no gate). Cache hits and `/health/*` are not counted. Payments, checkout and payment webhooks may use all of it and wait for a slot when it is full; other authenticated requests only SHED_AUTH_PCT, anonymous ones SHED_ANON_PCT: beyond that they get 503 `overloaded` with Retry-After (a catalogue read with a cached copy is served stale instead).",
+      ),
+    SHED_ANON_PCT: int(1, 100).default(50).describe("Share of SHED_MAX_INFLIGHT (%) anonymous origin requests may use."),
+    SHED_AUTH_PCT: int(1, 100).default(80).describe("Share of SHED_MAX_INFLIGHT (%) authenticated (non-payment) requests may use."),
+    SHED_CRITICAL_WAIT_MS: int(0, 30_000)
+      .default(2000)
+      .describe("Longest wait of a payment, checkout or webhook request for a slot when the gate is full (then 503 `overloaded`)."),
+    SHED_SLOW_P95_MS: int(0, 120_000)
+      .default(2000)
+      .describe(
+        "Slow-database signal: when the p95 time of origin work in an isolate (last 200 requests) exceeds this, the gate of every isolate of the location shrinks to SHED_SLOW_PCT % for 10 s (shared through the Cache API). 0 = never.",
+      ),
+    SHED_SLOW_PCT: int(1, 100).default(25).describe("Share of SHED_MAX_INFLIGHT (%) kept open while the database is slow."),
     DB_QUERY_TIMEOUT_MS: millis.default(5000).describe("Statement timeout of every Postgres query."),
     DB_LOCK_TIMEOUT_MS: millis
       .default(2000)

@@ -66,8 +66,9 @@ describe("Postgres unreachable → 503 database_unavailable + Retry-After (was 5
     await expectUnavailable(await apiSettled("/api/v1/admin/products", jsonInit("POST", body, admin.auth), dead()));
   });
 
+  // Stale-if-error off: nothing can be served, so the location is down (degraded: test/stale-if-error.test.ts).
   it("readiness still says which check failed", async () => {
-    const res = await apiSettled("/health/ready", undefined, dead({ HEALTH_DB_TIMEOUT_MS: "1000" }));
+    const res = await apiSettled("/health/ready", undefined, dead({ HEALTH_DB_TIMEOUT_MS: "1000", CATALOG_STALE_IF_ERROR_SEC: "0" }));
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBeTruthy();
   });

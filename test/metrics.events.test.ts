@@ -3,12 +3,13 @@
  * with the schema of docs/ops/metrics.md, through the worker's real entries (fetch, queue, scheduled)
  * and the breaker's Durable Object; and a throwing binding never fails the work it measures.
  */
-import { createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import type { PaymentEventMessage } from "../queues/messages.ts";
 import worker from "../src/index.ts";
+import { admit, resetGate } from "../src/lib/load-shed.ts";
 import { METRIC_EVENTS, SCHEMA_VERSION } from "../src/lib/metrics.ts";
 import { apiSettled, createUser, jsonInit, runCron, sql, type TestUser, uniqueSuffix } from "./helpers.ts";
 import { type Captured, capture, throwingDataset, withDataset } from "./metrics.helpers.ts";
@@ -265,6 +266,39 @@ describe("business events, one place each", () => {
     const res = await apiSettled("/api/v1/shipping/rates", jsonInit("POST", { address, items: [{ sku: p.sku, qty: 1 }] }), b);
     expect(res.status).toBe(200);
     expectEvent(cap, "shipping_fallback", { detail: "sandbox", detail2: "carrier_failed", source: "http" });
+  });
+
+  it("stale_if_error names the tier and the origin's status when a catalogue read is served from the last good copy", async () => {
+    const cap = capture();
+    const short = { CATALOG_CACHE_TTL_SEC: "1", CATALOG_CACHE_SWR_SEC: "0" };
+    const origin = `https://sie-metrics-${uniqueSuffix()}.test`;
+    const read = async (b: Env) => {
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(new Request(`${origin}/api/v1/products?limit=2`), b, ctx);
+      await waitOnExecutionContext(ctx);
+      await res.body?.cancel();
+      return res;
+    };
+    expect((await read(withDataset(cap.dataset, short))).headers.get("x-cache")).toBe("MISS");
+    await new Promise((r) => setTimeout(r, 1100));
+    const dead = { ...env.HYPERDRIVE_FRESH, connectionString: "postgres://postgres:postgres@127.0.0.1:1/x", host: "127.0.0.1", port: 1 };
+    const res = await read({ ...withDataset(cap.dataset, short), HYPERDRIVE_FRESH: dead } as unknown as Env);
+    expect(res.headers.get("x-cache")).toBe("STALE-IF-ERROR");
+    expectEvent(cap, "stale_if_error", { detail: "l1", detail2: "503", source: "http" });
+  });
+
+  it("shed names the class of a request the load-shedding gate refused", async () => {
+    const cap = capture();
+    const held = await admit("anon", { max: 2, anonPct: 50, authPct: 100, slowPct: 100, waitMs: 0 });
+    try {
+      const b = withDataset(cap.dataset, { SHED_MAX_INFLIGHT: "2", SHED_ANON_PCT: "50" });
+      const res = await apiSettled(`/api/v1/products?limit=2&min_price=${Math.floor(Math.random() * 1e6)}`, undefined, b);
+      expect(res.status).toBe(503);
+      expectEvent(cap, "shed", { detail: "anon", source: "http" });
+    } finally {
+      held();
+      resetGate();
+    }
   });
 
   it("every event kind of the schema was proven written by a test above", () => {

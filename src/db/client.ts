@@ -30,6 +30,8 @@ export interface DatabaseOptions {
   /** Longest wait for a lock (`lock_timeout`); below queryTimeoutMs so a lock wait fails as 55P03, not as a timeout. */
   lockTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /** Called before connecting (the load-shedding gate, src/lib/load-shed.ts): may throw to refuse. */
+  admit?: () => Promise<void>;
 }
 
 /** The connection settings from the app's config: one place for the API, the consumers and the jobs. */
@@ -67,6 +69,7 @@ export function createDatabase(hyperdrive: Hyperdrive, opts: DatabaseOptions): D
   let orm: Drizzle | undefined;
   const client = () => {
     connecting ??= (async () => {
+      await opts.admit?.();
       const c = new pg.Client({
         ...connectionParts(hyperdrive.connectionString),
         connectionTimeoutMillis: opts.connectTimeoutMs ?? opts.queryTimeoutMs,

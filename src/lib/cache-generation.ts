@@ -13,6 +13,13 @@ export async function currentGeneration(origin: string, scope: string, ttlSec: n
   return hit ? hit.text() : bumpGeneration(origin, scope, ttlSec);
 }
 
+/** Whether this location holds a generation for `scope` (read-only: never creates one). */
+export async function hasGeneration(origin: string, scope: string): Promise<boolean> {
+  const hit = await caches.default.match(key(origin, scope));
+  await hit?.body?.cancel();
+  return hit !== undefined;
+}
+
 export async function bumpGeneration(origin: string, scope: string, ttlSec: number): Promise<string> {
   const gen = `${Date.now().toString(36)}${crypto.randomUUID().slice(0, 8)}`;
   await caches.default.put(key(origin, scope), new Response(gen, { headers: { "cache-control": `public, max-age=${ttlSec}` } }));

@@ -29,20 +29,25 @@ function drop(key: string, e: L1Entry): void {
   total -= e.size;
 }
 
-/** The entry if it entered this tier at most `ttlMs` ago (an older one is dropped). Marks it most recently used. */
+/**
+ * The entry if it entered this tier at most `ttlMs` ago. Marks it most recently used. An older entry is
+ * not served but kept (until evicted or replaced): it is the last good copy stale-if-error may serve.
+ */
 export function l1Get(key: string, ttlMs: number, now: number): L1Entry | undefined {
   const e = entries.get(key);
   if (!e) return undefined;
-  if (now - e.insertedAt > ttlMs) {
-    drop(key, e);
-    return undefined;
-  }
+  if (now - e.insertedAt > ttlMs) return undefined;
   entries.delete(key);
   entries.set(key, e);
   return e;
 }
 
-/** Forgets one entry (it was found too old to serve). */
+/** The entry however long it has been in this tier (stale-if-error: the origin failed); not marked used. */
+export function l1Peek(key: string): L1Entry | undefined {
+  return entries.get(key);
+}
+
+/** Forgets one entry. */
 export function l1Delete(key: string): void {
   const e = entries.get(key);
   if (e) drop(key, e);

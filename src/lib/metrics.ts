@@ -31,6 +31,8 @@ export const METRIC_EVENTS = [
   "rate_limited",
   "login_lockout",
   "shipping_fallback",
+  "stale_if_error",
+  "shed",
 ] as const;
 export type MetricEvent = (typeof METRIC_EVENTS)[number];
 

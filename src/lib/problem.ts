@@ -43,6 +43,7 @@ const PROBLEMS = {
   internal_error: [500, "Internal server error"],
   service_unavailable: [503, "Service unavailable"],
   database_unavailable: [503, "The database is unavailable"],
+  overloaded: [503, "The service is shedding load"],
   provider_unavailable: [503, "The payment provider is unavailable"],
   provider_failed: [503, "The payment provider call failed"],
   dns_unavailable: [503, "The DNS resolver did not answer"],

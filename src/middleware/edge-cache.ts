@@ -12,12 +12,17 @@
  * by bytes) in front of the Cache API (L2), under the same key. A MISS is stored in both, an L2 HIT is
  * promoted to L1. L1 serves only HITs (fresh by the origin's stored-at); anything older goes to L2, which
  * handles STALE and the refresh. With the generation memoised, an L1 HIT makes no Cache API call.
+ * Stale-if-error: entries are kept (L2 for TTL + max(SWR, CATALOG_STALE_IF_ERROR_SEC); L1 until evicted)
+ * though judged fresh by their own stored-at, so when the origin answers a 5xx (database down or slow,
+ * shed) the newest copy from either tier at most TTL + CATALOG_STALE_IF_ERROR_SEC old is served instead,
+ * as `X-Cache: STALE-IF-ERROR` with `Warning` and `Age`, a log line and a `stale_if_error` event.
  */
 import type { HonoRequest, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env.ts";
 import type { Config } from "../config.ts";
 import { b64url } from "../lib/encoding.ts";
-import { l1Delete, l1Get, l1Put } from "../lib/isolate-cache.ts";
+import { l1Get, l1Peek, l1Put } from "../lib/isolate-cache.ts";
+import { countEvent } from "../lib/metrics.ts";
 import type { CanonicalRead, ReadInput, ReadNormaliser } from "../schemas/catalog.ts";
 import { catalogGeneration, memoisedCatalogGeneration } from "../services/cache-invalidation.ts";
 
@@ -98,7 +103,7 @@ function cacheControlOf(cfg: Config): string {
 function cachedResponse(
   kept: [string, string][],
   body: ArrayBuffer | ReadableStream | null,
-  status: "HIT" | "STALE" | "MISS",
+  status: "HIT" | "STALE" | "MISS" | "STALE-IF-ERROR",
   age: number,
   cacheControl: string,
   method: string,
@@ -195,6 +200,9 @@ export function hotLaneHit(req: Request, cfg: Config, requestId: (header: string
   return { response, route: alias.route, path: alias.path };
 }
 
+/** Warning (RFC 9111 §5.5, obsoleted but still read by clients and CDNs) on a stale-if-error answer. */
+const STALE_IF_ERROR_WARNING = '111 - "Revalidation Failed"';
+
 /** Forgets the hot lane's URL and decoration memory (tests). */
 export function clearHotLane(): void {
   aliases.clear();
@@ -223,6 +231,9 @@ export function edgeCache(opts: EdgeCacheOptions): MiddlewareHandler<AppEnv> {
 
     const serve = (kept: [string, string][], body: ArrayBuffer | ReadableStream | null, status: "HIT" | "STALE" | "MISS", age: number) =>
       cachedResponse(kept, body, status, age, publicCacheControl, c.req.method, c.req.header("if-none-match"));
+    const staleIfError = ttl > 0 && !isRevalidation ? cfg.CATALOG_STALE_IF_ERROR_SEC : 0;
+    /** An L2 entry too old to serve unless the origin fails (past TTL + SWR). */
+    let lastGoodL2: Response | undefined;
 
     if (ttl > 0 && !isRevalidation) {
       // L1: only a fresh entry (by the origin's stored-at) is served here; older ones are L2's to judge.
@@ -237,7 +248,7 @@ export function edgeCache(opts: EdgeCacheOptions): MiddlewareHandler<AppEnv> {
             rememberAlias(url.pathname + url.search, { canonical, route: opts.path, path: c.req.path });
             return serve(e.headers, e.body, "HIT", age);
           }
-          l1Delete(key);
+          // Too old to serve, but kept: it is a last good copy for stale-if-error. L2 judges it now.
         }
       }
       const hit = await cache.match(key);
@@ -267,11 +278,36 @@ export function edgeCache(opts: EdgeCacheOptions): MiddlewareHandler<AppEnv> {
           c.set("cacheTier", "l2");
           return serve(kept, hit.body, "STALE", age);
         }
+        if (staleIfError > 0 && age <= ttl + staleIfError) lastGoodL2 = hit;
+        else await hit.body?.cancel();
       }
     }
 
     await next();
     const res = c.res;
+    if (res.status >= 500 && staleIfError > 0) {
+      const stale = await lastGoodCopy(key, lastGoodL2, ttl + staleIfError);
+      if (stale) {
+        const age = (Date.now() - stale.storedAt) / 1000;
+        await res.body?.cancel();
+        c.set("cacheTier", stale.tier);
+        c.get("log").warn("origin failed: serving stale-if-error", {
+          component: "cache",
+          tier: stale.tier,
+          age_sec: Math.floor(age),
+          origin_status: res.status,
+          origin_error: (c.error as { code?: string } | undefined)?.code ?? c.error?.name,
+        });
+        countEvent("stale_if_error", { detail: stale.tier, detail2: String(res.status) });
+        c.error = undefined;
+        // no-store: a downstream cache must not keep an old copy past the outage.
+        c.res = cachedResponse(stale.kept, stale.body, "STALE-IF-ERROR", age, "no-store", c.req.method, c.req.header("if-none-match"), [
+          ["warning", STALE_IF_ERROR_WARNING],
+        ]);
+        return;
+      }
+    }
+    await lastGoodL2?.body?.cancel();
     if (res.status !== 200 || ttl === 0) return;
     const body = await res.arrayBuffer();
     const stored = new Headers({ "content-type": res.headers.get("content-type") ?? "application/json" });
@@ -280,12 +316,38 @@ export function edgeCache(opts: EdgeCacheOptions): MiddlewareHandler<AppEnv> {
     if (tags.length) stored.set("cache-tag", [...new Set(tags)].join(","));
     const storedAt = Date.now();
     stored.set(STORED_AT, String(storedAt));
-    // Kept for the whole SWR window; freshness is judged from STORED_AT above.
-    stored.set("cache-control", `public, max-age=${ttl + swr}`);
+    // Kept for the SWR window or the stale-if-error one, whichever is longer; freshness is judged from STORED_AT above.
+    stored.set("cache-control", `public, max-age=${ttl + Math.max(swr, cfg.CATALOG_STALE_IF_ERROR_SEC)}`);
     const put = cache.put(key, new Response(body, { status: 200, headers: stored }));
     c.executionCtx.waitUntil(put.catch((err) => c.get("log").warn("edge cache put failed", { component: "cache", error: String(err) })));
     const kept = keptHeaders(stored);
     if (l1MaxBytes > 0) l1Put(key, body, kept, storedAt, l1MaxBytes, storedAt);
     c.res = serve(kept, body, "MISS", 0);
   };
+}
+
+interface LastGood {
+  kept: [string, string][];
+  body: ArrayBuffer | ReadableStream | null;
+  storedAt: number;
+  tier: "l1" | "l2";
+}
+
+/** The newest copy of `key` in either tier at most `maxAgeSec` old (by its stored-at), or undefined. */
+async function lastGoodCopy(key: string, l2: Response | undefined, maxAgeSec: number): Promise<LastGood | undefined> {
+  const now = Date.now();
+  const l1 = l1Peek(key);
+  const l2StoredAt = l2 ? Number(l2.headers.get(STORED_AT) ?? 0) : 0;
+  let best: LastGood | undefined;
+  if (l1 && (!l2 || l1.storedAt >= l2StoredAt)) {
+    await l2?.body?.cancel();
+    best = { kept: l1.headers, body: l1.body, storedAt: l1.storedAt, tier: "l1" };
+  } else if (l2) {
+    best = { kept: keptHeaders(l2.headers), body: l2.body, storedAt: l2StoredAt, tier: "l2" };
+  }
+  if (!best || (now - best.storedAt) / 1000 > maxAgeSec) {
+    if (best?.body instanceof ReadableStream) await best.body.cancel();
+    return undefined;
+  }
+  return best;
 }

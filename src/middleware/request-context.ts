@@ -7,6 +7,7 @@ import { routePath } from "hono/route";
 import type { AppEnv } from "../app-env.ts";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
 import { createDatabase, databaseOptions } from "../db/client.ts";
+import { admit, checkSlow, classify, publishSlow, readSharedSignal, SLOW_SIGNAL_MS } from "../lib/load-shed.ts";
 import { createLogger, type Logger } from "../lib/logger.ts";
 import { coloOf, withMetrics, writeRequestPoint } from "../lib/metrics.ts";
 import { ApiError, problemResponse } from "../lib/problem.ts";
@@ -125,13 +126,39 @@ export function requestContext(opts: {
     c.set("log", log);
     c.set("cacheTags", []);
     c.set("selfFetch", async (req) => opts.fetch(req, c));
-    const dbFresh = createDatabase(c.env.HYPERDRIVE_FRESH, databaseOptions(config));
+    // Load shedding: the first database use of a request takes a slot of its class (src/lib/load-shed.ts).
+    let release: (() => number) | undefined;
+    const path = c.req.path;
+    const gated = config.SHED_MAX_INFLIGHT > 0 && !path.startsWith("/health/");
+    const origin = new URL(c.req.url).origin;
+    const gate = async () => {
+      await readSharedSignal(origin).catch(() => {});
+      release = await admit(classify(c.req.method, path, c.req.header("authorization")), {
+        max: config.SHED_MAX_INFLIGHT,
+        anonPct: config.SHED_ANON_PCT,
+        authPct: config.SHED_AUTH_PCT,
+        slowPct: config.SHED_SLOW_PCT,
+        waitMs: config.SHED_CRITICAL_WAIT_MS,
+      });
+    };
+    const dbFresh = createDatabase(c.env.HYPERDRIVE_FRESH, { ...databaseOptions(config), ...(gated ? { admit: gate } : {}) });
     c.set("dbFresh", dbFresh);
     const colo = coloOf(c.req.raw);
     try {
       // Business events counted anywhere below (services too) land in this request's dataset.
       await withMetrics({ dataset: c.env.METRICS, release: config.RELEASE, colo, source: "http" }, next);
     } finally {
+      if (release) {
+        release();
+        if (checkSlow(config.SHED_SLOW_P95_MS, SLOW_SIGNAL_MS)) {
+          const publishing = publishSlow(origin).catch(() => {});
+          try {
+            c.executionCtx.waitUntil(publishing);
+          } catch {
+            await publishing;
+          }
+        }
+      }
       // Most requests never touch the database (cache hits, probes): nothing to close then.
       if (dbFresh.isOpen()) {
         const closing = dbFresh.close();

@@ -38,7 +38,8 @@ export const PAGE_HEADERS: Record<string, string> = {
 };
 
 async function page(c: Context<AppEnv>, assetPath: string): Promise<Response> {
-  const res = await c.env.ASSETS.fetch(new URL(assetPath, c.req.url));
+  // No ASSETS binding (a runtime started without [assets], e.g. the bench harness): the same answer as "not built", never a 500.
+  const res = c.env.ASSETS ? await c.env.ASSETS.fetch(new URL(assetPath, c.req.url)) : new Response(null, { status: 404 });
   if (res.status !== 200) {
     c.get("log").error("static asset missing: run npm run build:admin", { component: "assets", path: assetPath, status: res.status });
     return problemResponse(

@@ -9,7 +9,7 @@
  */
 import type { Config } from "../config.ts";
 import { backoffDelay } from "../lib/backoff.ts";
-import { bumpGeneration, currentGeneration } from "../lib/cache-generation.ts";
+import { bumpGeneration, currentGeneration, hasGeneration } from "../lib/cache-generation.ts";
 import { clearIsolateCache } from "../lib/isolate-cache.ts";
 import type { Logger } from "../lib/logger.ts";
 import { sleep } from "../lib/timeout.ts";
@@ -46,6 +46,19 @@ export async function catalogGeneration(origin: string, memoMs = 0): Promise<str
   // A bump in this isolate while we waited may have stored a newer generation: never memoise over it.
   if (memoMs > 0 && seen === bumps) remember(origin, gen, started);
   return gen;
+}
+
+/**
+ * Whether this location can answer catalogue reads from cache while the database is down: this isolate
+ * knows the catalogue generation, or the Cache API holds one (a catalogue read was cached here). Never creates one.
+ */
+export async function catalogCachedHere(origin: string): Promise<boolean> {
+  if (memo.has(origin)) return true;
+  try {
+    return await hasGeneration(origin, "catalog");
+  } catch {
+    return false;
+  }
 }
 
 /** A new generation for this origin: the next read in this location misses; in this isolate at once (memo and L1). */

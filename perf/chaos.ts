@@ -1,0 +1,393 @@
+/**
+ * Chaos suite (issue 18, item 4): the bench runtime (the deployable bundle on workerd, pgbouncer, a fresh
+ * Postgres database) under steady mixed load (catalogue reads, checkouts, payments, signed webhooks), with
+ * one fault at a time injected, then the invariants checked after each:
+ *
+ *   orders-once    every order a client was told was accepted (201) exists exactly once, and no other order
+ *                  of the run's customers exists (clients retry with the same Idempotency-Key until an answer)
+ *   stock          stock + units sold = the initial stock, per product of the run
+ *   webhooks       every webhook the API accepted (2xx) ends processed (not RECEIVED/FAILED) once the fault is gone
+ *   retry-after    no 5xx without Retry-After
+ *   catalogue      every catalogue read during the fault answered 200/304 (stale when the database is away)
+ *
+ * Faults: db-refuse (a TCP proxy between the worker and pgbouncer drops every connection and refuses new
+ * ones), kill-backends (pg_terminate_backend on every backend of the database, repeatedly), db-slow (the
+ * proxy adds latency to every packet), provider (the sandbox payment provider fails and times out).
+ * Not built: making the rate-limiter / idempotency Durable Objects throw (fault e) — reported as "not run".
+ *
+ *   npm run chaos                 # full: 20 s outage, 10 s per other fault
+ *   npm run chaos -- --short      # CI: 8 s outage, 5 s per other fault
+ * Exit 1 when an invariant fails. DATABASE_URL picks the Postgres server (default postgres://postgres:postgres@127.0.0.1:5432).
+ */
+import { randomUUID } from "node:crypto";
+import { createServer, type Socket, connect as tcpConnect } from "node:net";
+import { parseArgs } from "node:util";
+import { createFreshDatabase, dropDatabase, runMigrations, withClient } from "../scripts/lib/db.ts";
+import { seedCatalog } from "../scripts/lib/seed.ts";
+import { configSchema } from "../src/config.ts";
+import { issueAccessToken } from "../src/lib/tokens.ts";
+import { signStandardWebhook } from "../src/payments/signatures.ts";
+import { clientIp } from "./lib/load.ts";
+import { startPooler } from "./lib/pgbouncer.ts";
+import { buildBundle, readWorkerConfig, startRuntime } from "./lib/runtime.ts";
+import { sleep } from "./lib/util.ts";
+
+const { values: args } = parseArgs({ options: { short: { type: "boolean", default: false } } });
+const SHORT = args.short ?? false;
+const OUTAGE_S = SHORT ? 8 : 20;
+const FAULT_S = SHORT ? 5 : 10;
+const log = (m: string) => console.log(`[chaos] ${m}`);
+
+/** A TCP proxy that can be cut (close live sockets, refuse new ones) or slowed (latency per chunk). */
+async function startProxy(targetHost: string, targetPort: number) {
+  const live = new Set<Socket>();
+  let refusing = false;
+  let latencyMs = 0;
+  const pipe = (from: Socket, to: Socket) =>
+    from.on("data", (chunk) => {
+      if (latencyMs > 0) setTimeout(() => to.write(chunk), latencyMs);
+      else to.write(chunk);
+    });
+  const server = createServer((client) => {
+    if (refusing) {
+      client.destroy();
+      return;
+    }
+    const upstream = tcpConnect(targetPort, targetHost);
+    live.add(client).add(upstream);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+      live.delete(client);
+      live.delete(upstream);
+    };
+    client.on("error", close).on("close", close);
+    upstream.on("error", close).on("close", close);
+    pipe(client, upstream);
+    pipe(upstream, client);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    cut() {
+      refusing = true;
+      for (const s of live) s.destroy();
+      live.clear();
+    },
+    restore() {
+      refusing = false;
+      latencyMs = 0;
+    },
+    slow(ms: number) {
+      latencyMs = ms;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of live) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+interface Stats {
+  requests: number;
+  byStatus: Record<string, number>;
+  fiveXxWithoutRetryAfter: number;
+  catalogueFailuresDuringFault: number;
+  staleServed: number;
+  accepted: Set<string>;
+  webhooksAccepted: Set<string>;
+}
+const newStats = (): Stats => ({
+  requests: 0,
+  byStatus: {},
+  fiveXxWithoutRetryAfter: 0,
+  catalogueFailuresDuringFault: 0,
+  staleServed: 0,
+  accepted: new Set(),
+  webhooksAccepted: new Set(),
+});
+
+const cleanups: (() => Promise<unknown>)[] = [];
+let failed = false;
+try {
+  const serverUrl = process.env.DATABASE_URL ?? "postgres://postgres:postgres@127.0.0.1:5432/postgres";
+  const dbUrl = await createFreshDatabase(serverUrl, "toko_chaos");
+  cleanups.push(() => dropDatabase(dbUrl));
+  await runMigrations(dbUrl);
+  await seedCatalog(dbUrl, { products: 200 });
+  const [bundle, config] = await Promise.all([buildBundle(), readWorkerConfig()]);
+  Object.assign(config.vars, {
+    RATE_LIMIT_OVERRIDES: "order-create=off,webhook-intake=off,payment-create=off",
+    MAX_OPEN_ORDERS_PER_USER: "1000",
+    MAX_RESERVED_UNITS_PER_SKU: "1000000",
+    CATALOG_CACHE_TTL_SEC: "2",
+    CATALOG_CACHE_SWR_SEC: "0",
+    DB_QUERY_TIMEOUT_MS: "3000",
+    LOG_LEVEL: "warn",
+  });
+  const pooler = await startPooler(dbUrl, log);
+  cleanups.push(() => pooler.stop());
+  const pooled = new URL(pooler.url);
+  const proxy = await startProxy(pooled.hostname, Number(pooled.port || 5432));
+  cleanups.push(() => proxy.close());
+  const viaProxy = new URL(pooler.url);
+  viaProxy.hostname = "127.0.0.1";
+  viaProxy.port = String(proxy.port);
+  const runtime = await startRuntime({
+    bundlePath: bundle.path,
+    config,
+    dbUrl: viaProxy.toString(),
+    cursorSecret: randomUUID() + randomUUID(),
+    variants: [],
+  });
+  cleanups.push(() => runtime.dispose());
+  const base = runtime.urls.get("app") as URL;
+  const dbName = new URL(dbUrl).pathname.slice(1);
+
+  // The run's products (no shipping needed) and customers.
+  const INITIAL = 100_000;
+  const run = randomUUID().slice(0, 8);
+  const skus = Array.from({ length: 5 }, (_, i) => `CHAOS-${run}-${i}`.toUpperCase());
+  await withClient(dbUrl, (c) =>
+    c.query(
+      `INSERT INTO products (sku, name, slug, price_cents, currency, stock, requires_shipping)
+       SELECT s, s, lower(s), 1000, 'USD', $2, false FROM unnest($1::text[]) AS s`,
+      [skus, INITIAL],
+    ),
+  );
+  const cfg = configSchema.parse({ ENVIRONMENT: "development", ...runtime.secrets });
+  const userIds = await withClient(dbUrl, async (c) =>
+    (
+      await c.query<{ id: string }>("INSERT INTO users (email, password_hash, role) SELECT unnest($1::text[]), 'x', 'USER' RETURNING id", [
+        Array.from({ length: 20 }, () => `chaos-${randomUUID()}@example.com`),
+      ])
+    ).rows.map((r) => r.id),
+  );
+  const tokens = await Promise.all(userIds.map(async (id) => (await issueAccessToken(cfg, { userId: id, role: "USER" })).token));
+  const secret = (runtime.secrets.SANDBOX_WEBHOOK_SECRETS ?? "").split(",")[0] ?? "";
+  const READS = ["/api/v1/products?limit=5", "/api/v1/categories", "/api/v1/products?limit=10&sort=price_asc", "/api/v1/search?q=lamp"];
+
+  // Prime the catalogue.
+  for (const p of READS) for (let i = 0; i < 3; i++) await (await fetch(new URL(p, base))).arrayBuffer();
+
+  const allAccepted: string[] = [];
+  let faultActive = false;
+  let stopping = false;
+  let stats = newStats();
+  const record = (res: Response, kind: "read" | "write") => {
+    stats.requests++;
+    stats.byStatus[res.status] = (stats.byStatus[res.status] ?? 0) + 1;
+    if (res.status >= 500 && !res.headers.get("retry-after")) stats.fiveXxWithoutRetryAfter++;
+    if (kind === "read") {
+      if (res.headers.get("x-cache") === "STALE-IF-ERROR") stats.staleServed++;
+      if (faultActive && res.status !== 200 && res.status !== 304) stats.catalogueFailuresDuringFault++;
+    }
+  };
+  const send = async (path: string, init: RequestInit, kind: "read" | "write"): Promise<Response> => {
+    try {
+      const res = await fetch(new URL(path, base), { ...init, signal: AbortSignal.timeout(15_000) });
+      record(res, kind);
+      return res;
+    } catch (err) {
+      stats.requests++;
+      stats.byStatus.network = (stats.byStatus.network ?? 0) + 1;
+      if (kind === "read" && faultActive) stats.catalogueFailuresDuringFault++;
+      throw err;
+    }
+  };
+  const retryable = (s: number) => s >= 500 || s === 409 || s === 429;
+
+  /** One checkout, retried with the same key until it is answered for good. */
+  async function buyer(n: number, provider: boolean) {
+    let i = 0;
+    while (!stopping) {
+      const u = (n + i++) % tokens.length;
+      const auth = { authorization: `Bearer ${tokens[u]}`, "content-type": "application/json" };
+      const key = `chaos-${randomUUID()}`;
+      // client_token too, as docs/orders-payments.md advises: the Idempotency-Key alone is not exactly-once when the
+      // acknowledgement of a COMMIT is lost (docs/reliability.md); the token's unique constraint in Postgres is.
+      const body = JSON.stringify({ items: [{ sku: skus[i % skus.length], qty: 1 + (i % 3) }], client_token: key });
+      for (let attempt = 0; attempt < 200; attempt++) {
+        let res: Response;
+        try {
+          res = await send("/api/v1/orders", { method: "POST", body, headers: { ...auth, "idempotency-key": key } }, "write");
+        } catch {
+          await sleep(250);
+          continue;
+        }
+        const text = await res.text();
+        // 201: placed; 200: the order this client_token already placed (its acknowledgement was lost before).
+        if (res.status === 201 || res.status === 200) {
+          const order = JSON.parse(text) as { id: string };
+          stats.accepted.add(order.id);
+          if (provider) {
+            const payBody = JSON.stringify({ order_id: order.id, test_outcome: i % 2 ? "provider_error" : "provider_timeout" });
+            const pay = await send(
+              "/api/v1/payments",
+              { method: "POST", body: payBody, headers: { ...auth, "idempotency-key": `pay-${key}` } },
+              "write",
+            ).catch(() => undefined);
+            await pay?.arrayBuffer();
+          }
+          break;
+        }
+        if (!retryable(res.status)) break;
+        await sleep(Math.min(2000, 1000 * Number(res.headers.get("retry-after") ?? 1)));
+      }
+    }
+  }
+
+  async function reader(n: number) {
+    let i = n;
+    while (!stopping) {
+      // A client IP per read: the per-IP public-read limit is not what this suite measures.
+      const headers = { "cf-connecting-ip": clientIp(n * 1_000_000 + i) };
+      const res = await send(READS[i++ % READS.length] as string, { headers }, "read").catch(() => undefined);
+      await res?.arrayBuffer();
+      await sleep(20);
+    }
+  }
+
+  async function webhooker(n: number) {
+    let i = 0;
+    while (!stopping) {
+      const id = `evt_chaos_${run}_${n}_${i++}`;
+      const payload = JSON.stringify({ id, type: "payment.bench_noop", data: {} });
+      for (let attempt = 0; attempt < 200 && !stopping; attempt++) {
+        const ts = Math.floor(Date.now() / 1000);
+        const headers = {
+          "content-type": "application/json",
+          "webhook-id": id,
+          "webhook-timestamp": String(ts),
+          "webhook-signature": await signStandardWebhook(secret, id, ts, payload),
+        };
+        const res = await send("/api/v1/webhooks/payments/sandbox", { method: "POST", body: payload, headers }, "write").catch(
+          () => undefined,
+        );
+        await res?.arrayBuffer();
+        if (res && res.status < 300) {
+          stats.webhooksAccepted.add(id);
+          break;
+        }
+        await sleep(500);
+      }
+      await sleep(100);
+    }
+  }
+
+  interface Fault {
+    name: string;
+    start(): Promise<void> | void;
+    stop(): Promise<void> | void;
+    seconds: number;
+    provider?: boolean;
+    catalogue?: boolean;
+  }
+  let killer: ReturnType<typeof setInterval> | undefined;
+  const killAll = () =>
+    withClient(serverUrl, (c) =>
+      c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [dbName]),
+    ).catch(() => {});
+  const faults: Fault[] = [
+    { name: "db-refuse", seconds: OUTAGE_S, start: () => proxy.cut(), stop: () => proxy.restore(), catalogue: true },
+    {
+      name: "kill-backends",
+      seconds: FAULT_S,
+      start: () => {
+        killer = setInterval(killAll, 700);
+      },
+      stop: () => clearInterval(killer),
+    },
+    { name: "db-slow", seconds: FAULT_S, start: () => proxy.slow(400), stop: () => proxy.restore() },
+    { name: "provider", seconds: FAULT_S, start: () => {}, stop: () => {}, provider: true },
+  ];
+
+  const results: { fault: string; checks: Record<string, string>; ok: boolean; summary: string }[] = [];
+  for (const f of faults) {
+    stats = newStats();
+    stopping = false;
+    log(`${f.name}: load for 2 s, fault for ${f.seconds} s, then recovery`);
+    const load = [
+      ...Array.from({ length: 4 }, (_, n) => buyer(n, f.provider ?? false)),
+      ...Array.from({ length: 4 }, (_, n) => reader(n)),
+      ...Array.from({ length: 2 }, (_, n) => webhooker(n)),
+    ];
+    await sleep(2000);
+    faultActive = true;
+    await f.start();
+    await sleep(f.seconds * 1000);
+    await f.stop();
+    faultActive = false;
+    await sleep(2000);
+    stopping = true;
+    await Promise.all(load);
+
+    // Invariants.
+    const checks: Record<string, string> = {};
+    const inDb = await withClient(dbUrl, async (c) => {
+      const orders = (await c.query<{ id: string }>("SELECT id FROM orders WHERE user_id = ANY($1)", [userIds])).rows.map((r) => r.id);
+      const stock = (
+        await c.query<{ sku: string; stock: number; sold: number }>(
+          `SELECT p.sku, p.stock, coalesce((SELECT sum(i.qty)::int FROM order_items i WHERE i.product_id = p.id), 0) AS sold
+           FROM products p WHERE p.sku = ANY($1)`,
+          [skus],
+        )
+      ).rows;
+      return { orders, stock };
+    });
+    // Cumulative across faults: orders of earlier phases were accepted then.
+    allAccepted.push(...stats.accepted);
+    const acc = new Set(allAccepted);
+    const missing = [...acc].filter((id) => !inDb.orders.includes(id));
+    const extra = inDb.orders.filter((id) => !acc.has(id));
+    checks["orders-once"] =
+      missing.length === 0 && extra.length === 0 ? `ok (${acc.size})` : `FAIL missing ${missing.length} extra ${extra.length}`;
+    const badStock = inDb.stock.filter((r) => r.stock + r.sold !== INITIAL);
+    checks.stock = badStock.length === 0 ? "ok" : `FAIL ${badStock.map((r) => `${r.sku}: ${r.stock}+${r.sold}`).join(", ")}`;
+    const ids = [...stats.webhooksAccepted];
+    let pending = ids.length;
+    const t0 = Date.now();
+    while (pending > 0 && Date.now() - t0 < (SHORT ? 45_000 : 90_000)) {
+      pending = await withClient(dbUrl, async (c) =>
+        Number(
+          (await c.query("SELECT count(*) FROM webhook_events WHERE event_id = ANY($1) AND status IN ('RECEIVED', 'FAILED')", [ids]))
+            .rows[0].count,
+        ),
+      );
+      if (pending > 0) await sleep(1000);
+    }
+    const stored = await withClient(dbUrl, async (c) =>
+      Number((await c.query("SELECT count(*) FROM webhook_events WHERE event_id = ANY($1)", [ids])).rows[0].count),
+    );
+    checks.webhooks =
+      pending === 0 && stored === ids.length ? `ok (${ids.length})` : `FAIL ${pending} unprocessed, ${ids.length - stored} lost`;
+    checks["retry-after"] = stats.fiveXxWithoutRetryAfter === 0 ? "ok" : `FAIL ${stats.fiveXxWithoutRetryAfter}`;
+    checks.catalogue =
+      stats.catalogueFailuresDuringFault === 0
+        ? `ok (${stats.staleServed} stale)`
+        : `${f.catalogue ? "FAIL" : "n/a"} ${stats.catalogueFailuresDuringFault} failed`;
+    const ok = Object.entries(checks).every(([k, v]) => !v.startsWith("FAIL") || (k === "catalogue" && !f.catalogue));
+    if (!ok) failed = true;
+    const summary = `${stats.requests} requests, ${JSON.stringify(stats.byStatus)}`;
+    results.push({ fault: f.name, checks, ok, summary });
+    log(`${f.name}: ${ok ? "ok" : "FAILED"}; ${summary}`);
+  }
+
+  const cols = ["orders-once", "stock", "webhooks", "retry-after", "catalogue"];
+  const lines = [
+    `| fault | ${cols.join(" | ")} |`,
+    `| --- | ${cols.map(() => "---").join(" | ")} |`,
+    ...results.map((r) => `| ${r.fault} | ${cols.map((c) => r.checks[c]).join(" | ")} |`),
+    `| do-throw | ${cols.map(() => "not run").join(" | ")} |`,
+  ];
+  console.log(`\nChaos (${SHORT ? "short" : "full"}): faults × invariants\n\n${lines.join("\n")}\n`);
+  for (const r of results) console.log(`${r.fault}: ${r.summary}`);
+} catch (err) {
+  failed = true;
+  console.error("[chaos] error:", err);
+} finally {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+}
+process.exit(failed ? 1 : 0);
