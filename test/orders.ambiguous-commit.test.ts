@@ -8,7 +8,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { IdempotencyStore } from "../durable-objects/idempotency-store.ts";
-import type { OrderDto } from "../src/schemas/orders.ts";
+import type { OrderDto } from "../src/services/orders.service.ts";
 import { createUser, sql } from "./helpers.ts";
 import { makeProduct, placeOrder, stockOf } from "./orders.helpers.ts";
 
