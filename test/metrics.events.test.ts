@@ -6,7 +6,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { PaymentEventMessage } from "../queues/messages.ts";
 import worker from "../src/index.ts";
 import { admit, resetGate } from "../src/lib/load-shed.ts";
@@ -299,6 +299,34 @@ describe("business events, one place each", () => {
       held();
       resetGate();
     }
+  });
+
+  it("guard_unavailable names the guard and what the request got when a guard's Durable Object throws", async () => {
+    const cap = capture();
+    const fail = () => Promise.reject(new Error("down"));
+    const b = {
+      ...withDataset(cap.dataset),
+      RATE_LIMITER: { idFromName: () => ({}), get: () => ({ hit: fail }) },
+      IDEMPOTENCY_STORE: { idFromName: () => ({}), get: () => ({ begin: fail }) },
+    } as unknown as Env;
+    const spies = [vi.spyOn(console, "warn").mockImplementation(() => {}), vi.spyOn(console, "error").mockImplementation(() => {})];
+    try {
+      const p = await makeProduct({ stock: 3 });
+      const u = await createUser();
+      const res = await apiSettled(
+        "/api/v1/orders",
+        jsonInit("POST", { items: [{ sku: p.sku, qty: 1 }] }, { ...u.auth, "Idempotency-Key": `gu-${uniqueSuffix()}` }),
+        b,
+      );
+      expect(res.status).toBe(201);
+      const login = await apiSettled("/api/v1/auth/login", jsonInit("POST", { email: u.email, password: "not-the-password" }), b);
+      expect(login.status).toBe(503);
+    } finally {
+      for (const s of spies) s.mockRestore();
+    }
+    expectEvent(cap, "guard_unavailable", { detail: "rate-limit", detail2: "fail_open", source: "http" });
+    expectEvent(cap, "guard_unavailable", { detail: "idempotency", detail2: "database", source: "http" });
+    expectEvent(cap, "guard_unavailable", { detail: "rate-limit", detail2: "fail_closed", source: "http" });
   });
 
   it("every event kind of the schema was proven written by a test above", () => {

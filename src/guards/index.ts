@@ -17,6 +17,13 @@ export interface GuardSpec {
    */
   unverifiedRateLimits?: PolicyName[];
   idempotency?: "required" | "optional";
+  /**
+   * When the IdempotencyStore cannot be reached: without this the request is refused (503 + Retry-After:
+   * no exactly-once promise without the store). `"database"`: the route runs anyway, because its own
+   * constraints make a repeat harmless (orders: the key becomes the order's unique client_token; payments:
+   * one open intent per order, leased by the key, and the provider's key per payment). Checkout stays up.
+   */
+  idempotencyFallback?: "database";
 }
 
 export const GUARDS: GuardSpec[] = [
@@ -28,8 +35,8 @@ export const GUARDS: GuardSpec[] = [
   { method: "POST", path: "/api/v1/auth/login", rateLimits: ["login-ip", "login-account"] },
   // A password change checks the current password: the same per-client budget as a login.
   { method: "POST", path: "/api/v1/users/me/password", rateLimits: ["login-ip"] },
-  { method: "POST", path: "/api/v1/orders", rateLimits: ["order-create"], idempotency: "required" },
-  { method: "POST", path: "/api/v1/payments", rateLimits: ["payment-create"], idempotency: "required" },
+  { method: "POST", path: "/api/v1/orders", rateLimits: ["order-create"], idempotency: "required", idempotencyFallback: "database" },
+  { method: "POST", path: "/api/v1/payments", rateLimits: ["payment-create"], idempotency: "required", idempotencyFallback: "database" },
   // A quote changes nothing (no Idempotency-Key); identical ones are answered from a cache.
   { method: "POST", path: "/api/v1/shipping/rates", rateLimits: ["shipping-quote"] },
   {

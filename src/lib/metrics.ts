@@ -33,6 +33,7 @@ export const METRIC_EVENTS = [
   "shipping_fallback",
   "stale_if_error",
   "shed",
+  "guard_unavailable",
 ] as const;
 export type MetricEvent = (typeof METRIC_EVENTS)[number];
 

@@ -13,7 +13,17 @@ import { chargeRateLimits, rateLimit } from "./rate-limit.ts";
 export function guardsFor(spec: GuardSpec): MiddlewareHandler<AppEnv>[] {
   // Signed routes charge their limits themselves, after the signature check (signedRequestGuard).
   const before = spec.unverifiedRateLimits ? [] : (spec.rateLimits ?? []);
-  return [...before.map((p) => rateLimit(p)), ...(spec.idempotency ? [idempotency({ required: spec.idempotency === "required" })] : [])];
+  return [
+    ...before.map((p) => rateLimit(p)),
+    ...(spec.idempotency
+      ? [
+          idempotency({
+            required: spec.idempotency === "required",
+            ...(spec.idempotencyFallback ? { fallback: spec.idempotencyFallback } : {}),
+          }),
+        ]
+      : []),
+  ];
 }
 
 /**

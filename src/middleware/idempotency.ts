@@ -13,6 +13,7 @@ import type { AppEnv } from "../app-env.ts";
 import { clientIpKey } from "../lib/client-ip.ts";
 import { b64url } from "../lib/encoding.ts";
 import { errorFields } from "../lib/logger.ts";
+import { countEvent } from "../lib/metrics.ts";
 import { dbFailure } from "../lib/pg-errors.ts";
 import { ApiError, type ProblemCode } from "../lib/problem.ts";
 import { withTimeout } from "../lib/timeout.ts";
@@ -37,7 +38,7 @@ async function fingerprint(method: string, path: string, body: string): Promise<
   return b64url(new Uint8Array(digest));
 }
 
-export function idempotency(opts: { required: boolean }): MiddlewareHandler<AppEnv> {
+export function idempotency(opts: { required: boolean; fallback?: "database" }): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const key = c.req.header("idempotency-key");
     if (key === undefined) {
@@ -67,8 +68,16 @@ export function idempotency(opts: { required: boolean }): MiddlewareHandler<AppE
       const call = stub.begin(key, fp, cfg.IDEMPOTENCY_LEASE_SEC * 1000, cfg.IDEMPOTENCY_RETENTION_SEC * 1000) as Promise<BeginResult>;
       begun = await withTimeout(call, cfg.GUARD_TIMEOUT_MS * 4, "idempotency store");
     } catch (err) {
+      const fields = { component: "guard", guard: "idempotency", ...errorFields(err) };
+      if (opts.fallback === "database") {
+        // The route's own database constraints dedupe a repeat of this key (src/guards/index.ts): run it.
+        c.get("log").warn("idempotency store unavailable: relying on the database's dedupe", { ...fields, fallback: "database" });
+        countEvent("guard_unavailable", { detail: "idempotency", detail2: "database" });
+        return next();
+      }
       // Without the store we cannot promise exactly-once: refuse rather than risk a double effect.
-      c.get("log").error("idempotency store unavailable", { component: "guard", guard: "idempotency", ...errorFields(err) });
+      c.get("log").error("idempotency store unavailable", fields);
+      countEvent("guard_unavailable", { detail: "idempotency", detail2: "fail_closed" });
       throw new ApiError("service_unavailable", "Please retry with the same Idempotency-Key shortly.", { headers: { "Retry-After": "1" } });
     }
     if (begun.state === "replay") {

@@ -56,6 +56,7 @@ async function charge(c: Context<AppEnv>, name: PolicyName): Promise<Record<stri
       fail_open: !policy.failClosed,
       ...errorFields(err),
     });
+    countEvent("guard_unavailable", { detail: "rate-limit", detail2: policy.failClosed ? "fail_closed" : "fail_open" });
     if (policy.failClosed) throw new ApiError("service_unavailable", "Please retry shortly.", { headers: { "Retry-After": "1" } });
     return null;
   }
@@ -96,6 +97,7 @@ async function chargeBinding(c: Context<AppEnv>, key: string): Promise<Record<st
       backend: "binding",
       ...errorFields(err),
     });
+    countEvent("guard_unavailable", { detail: "rate-limit", detail2: "fail_open" });
     return null;
   }
   const headers = { "RateLimit-Policy": `"${name}";q=${limit};w=${windowSec}` };
