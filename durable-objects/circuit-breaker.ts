@@ -3,6 +3,7 @@
  * endpoint (where it also caps the calls in flight: `admit` / `release`).
  * closed → (N consecutive failures) → open for `openMs` → half-open: one probe at a time →
  * success closes, failure re-opens. State is kept in SQLite so a restart remembers an open circuit.
+ * The database's object also carries the load-shedding gate's slow-database signal (`slowSignal`).
  */
 import { DurableObject } from "cloudflare:workers";
 import { type MetricEvent, writeEvent } from "../src/lib/metrics.ts";
@@ -103,6 +104,23 @@ export class CircuitBreaker extends DurableObject<Env> {
     let state = this.read().state as BreakerState;
     for (let i = 0; i < outcome.failed && state !== "open"; i++) state = await this.record(false, threshold);
     return state;
+  }
+
+  /**
+   * The slow-database signal, kept by the database's object (`DATABASE_BREAKER`): one round trip both
+   * raises it (`raiseUntil` > 0, an isolate whose origin p95 is over the threshold) and reads it (the
+   * latest "slow until", ms). Every isolate of every location syncs with it at most once a
+   * SHED_SIGNAL_SYNC_MS, off the request path (src/lib/load-shed.ts).
+   */
+  async slowSignal(raiseUntil: number): Promise<number> {
+    this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS slow_signal (id INTEGER PRIMARY KEY CHECK (id = 1), until INTEGER NOT NULL)");
+    if (raiseUntil > 0) {
+      this.ctx.storage.sql.exec(
+        "INSERT INTO slow_signal VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET until = max(until, excluded.until)",
+        raiseUntil,
+      );
+    }
+    return this.ctx.storage.sql.exec<{ until: number }>("SELECT until FROM slow_signal WHERE id = 1").toArray()[0]?.until ?? 0;
   }
 
   async record(success: boolean, threshold: number): Promise<BreakerState> {

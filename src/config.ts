@@ -125,7 +125,12 @@ export const configSchema = z
     SHED_SLOW_P95_MS: int(0, 120_000)
       .default(2000)
       .describe(
-        "Slow-database signal: when the p95 time of origin work in an isolate (last 200 requests) exceeds this, the gate of every isolate of the location shrinks to SHED_SLOW_PCT % for 10 s (shared through the Cache API). 0 = never.",
+        "Slow-database signal: when the p95 time of origin work in an isolate (last 200 requests) exceeds this, the gate of every isolate, in every location, shrinks to SHED_SLOW_PCT % for 10 s (shared through a CircuitBreaker Durable Object). 0 = never.",
+      ),
+    SHED_SIGNAL_SYNC_MS: int(100, 600_000)
+      .default(1000)
+      .describe(
+        "How often an isolate syncs the shared slow-database signal with its Durable Object (at most; at once after raising it). Off the request path. Raise it when very many isolates would load the one object.",
       ),
     SHED_SLOW_PCT: int(1, 100).default(25).describe("Share of SHED_MAX_INFLIGHT (%) kept open while the database is slow."),
     DB_QUERY_TIMEOUT_MS: millis.default(5000).describe("Statement timeout of every Postgres query."),

@@ -2,7 +2,7 @@
  * Issue 18, item 3: load shedding with priority classes. A per-isolate gate on origin (database) work:
  * anonymous requests may use SHED_ANON_PCT of it, authenticated ones SHED_AUTH_PCT, payments, checkout and
  * webhooks all of it, and wait for a slot when it is full. A slow database (p95 over SHED_SLOW_P95_MS here,
- * or the location's shared signal) shrinks it to SHED_SLOW_PCT.
+ * or the shared signal kept by a Durable Object) shrinks it to SHED_SLOW_PCT.
  * The gate is module state, shared by the worker and this file (one isolate): tests fill it with `admit()`
  * and then send real requests through the worker.
  */
@@ -15,10 +15,11 @@ import {
   databaseSlow,
   type GateSettings,
   gateStats,
-  publishSlow,
-  readSharedSignal,
   resetGate,
   ShedError,
+  SIGNAL_OBJECT,
+  SLOW_SIGNAL_MS,
+  syncSharedSignal,
 } from "../src/lib/load-shed.ts";
 import { apiSettled, createUser, expectProblem, jsonInit, uniqueSuffix } from "./helpers.ts";
 import { makeProduct } from "./orders.helpers.ts";
@@ -89,16 +90,46 @@ describe("the gate: classes and limits", () => {
     await expect(admit("critical", { ...S, waitMs: 0 })).rejects.toBeInstanceOf(ShedError);
   });
 
-  it("the slow signal is shared through the Cache API: another isolate (state reset) reads it and tightens", async () => {
-    const origin = `https://shed-${uniqueSuffix()}.test`;
-    await publishSlow(origin);
-    resetGate(); // as another isolate: nothing local
+  it("the slow signal is shared through a Durable Object: another isolate (state reset) syncs it and tightens", async () => {
+    const name = `shed-test-${uniqueSuffix()}`;
+    const calls: number[] = [];
+    const store = () => {
+      const stub = env.CIRCUIT_BREAKER.get(env.CIRCUIT_BREAKER.idFromName(name));
+      return { slowSignal: (raise: number) => (calls.push(raise), stub.slowSignal(raise)) };
+    };
+    // Isolate A: its p95 goes over the threshold, so the next sync raises the signal.
+    for (let i = 0; i < 30; i++) {
+      const r = await admit("anon", S);
+      await new Promise((res) => setTimeout(res, i % 10 === 0 ? 40 : 0));
+      r();
+    }
+    expect(checkSlow(20, SLOW_SIGNAL_MS)).toBe(true);
+    await syncSharedSignal(store, 1000);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toBeGreaterThan(Date.now());
+    // Within the interval and with nothing new to raise, no call.
+    expect(syncSharedSignal(store, 1000)).toBeUndefined();
+    resetGate(); // as isolate B: nothing local
     expect(databaseSlow()).toBe(false);
-    await readSharedSignal(origin);
+    await syncSharedSignal(store, 1000);
+    expect(calls.at(-1)).toBe(0); // B only reads
     expect(databaseSlow()).toBe(true);
+    await fill("anon", 1);
+    await expect(admit("anon", S)).rejects.toBeInstanceOf(ShedError);
+    // Another database's object knows nothing of it.
     resetGate();
-    await readSharedSignal(`https://shed-other-${uniqueSuffix()}.test`);
+    const other = env.CIRCUIT_BREAKER.get(env.CIRCUIT_BREAKER.idFromName(`shed-other-${uniqueSuffix()}`));
+    await syncSharedSignal(() => other, 1000);
     expect(databaseSlow()).toBe(false);
+  });
+
+  it("a signal object that throws leaves the gate on its own p95, and is not called again within the interval", async () => {
+    let n = 0;
+    const broken = () => ({ slowSignal: () => (n++, Promise.reject(new Error("down"))) });
+    await syncSharedSignal(broken, 60_000);
+    expect(databaseSlow()).toBe(false);
+    expect(syncSharedSignal(broken, 60_000)).toBeUndefined();
+    expect(n).toBe(1);
   });
 });
 
@@ -161,5 +192,20 @@ describe("through the worker", () => {
     await expectProblem(res, 503, "overloaded");
     expect(res.headers.get("retry-after")).toBe("1");
     expect((await send({ SHED_MAX_INFLIGHT: "0" })).status).toBe(201);
+  });
+  it("the worker syncs the shared signal in the background: once another isolate raised it, anonymous work is shed at SHED_SLOW_PCT", async () => {
+    // Last in the file: the real object's signal lasts 1.5 s and then lapses.
+    const until = Date.now() + 1500;
+    await env.CIRCUIT_BREAKER.get(env.CIRCUIT_BREAKER.idFromName(SIGNAL_OBJECT)).slowSignal(until);
+    const miss = () => apiSettled(`/api/v1/products?limit=2&min_price=${Math.floor(Math.random() * 1e6)}`, undefined, b());
+    await fill("anon", 1);
+    // Not slow yet in this isolate: 1 of 5 anonymous slots used, the miss passes and syncs on its way.
+    expect((await miss()).status).toBe(200);
+    expect(databaseSlow()).toBe(true);
+    // 10 × 20 % = 2, anonymous 50 % of that = 1 slot: the held one.
+    await expectProblem(await miss(), 503, "overloaded");
+    await new Promise((r) => setTimeout(r, Math.max(0, until - Date.now()) + 50));
+    expect(databaseSlow()).toBe(false);
+    expect((await miss()).status).toBe(200);
   });
 });

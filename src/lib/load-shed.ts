@@ -10,8 +10,8 @@
  * So when the isolate fills up, anonymous reads are refused first (503 + Retry-After; a catalogue read
  * with a last good copy is then served stale by the edge cache), authenticated ones next, and only
  * then do payments wait. A slow database tightens the gate: while the p95 time a slot is held exceeds
- * the threshold here, or another isolate of the location said so (the shared signal in the Cache API),
- * the limit is multiplied by `slowPct` %. Cache hits never reach the gate (they need no database).
+ * the threshold here, or another isolate anywhere said so (the shared signal, kept by a CircuitBreaker
+ * Durable Object), the limit is multiplied by `slowPct` %. Cache hits never reach the gate (they need no database).
  */
 export type ShedClass = "critical" | "auth" | "anon";
 
@@ -56,12 +56,12 @@ export function classify(method: string, path: string, authorization: string | u
   return authorization ? "auth" : "anon";
 }
 
-/** Whether the database counts as slow now (this isolate's p95, or the location's shared signal). */
+/** Whether the database counts as slow now (this isolate's p95, or the shared signal). */
 export function databaseSlow(now = Date.now()): boolean {
   return now < localSlowUntil || now < sharedSlowUntil;
 }
 
-/** The shared signal, as read from (or written to) the Cache API: slow until `until` (ms). */
+/** The shared signal, as synced from its Durable Object: slow until `until` (ms). */
 export function noteSharedSlow(until: number): void {
   sharedSlowUntil = Math.max(sharedSlowUntil, until);
 }
@@ -141,28 +141,36 @@ export function checkSlow(thresholdMs: number, forMs: number, now = Date.now()):
 
 /** How long a slow-database signal lasts (ms) once raised. */
 export const SLOW_SIGNAL_MS = 10_000;
-let sharedReadAt = 0;
-let publishedAt = 0;
+/** The CircuitBreaker object that carries the signal (durable-objects/circuit-breaker.ts `slowSignal`). */
+export const SIGNAL_OBJECT = "shed:database";
 
-const signalKey = (origin: string) => `${origin}/__shed/v1/db-slow`;
-
-/** Reads the location's slow-database signal from the Cache API, at most once a second per isolate. */
-export async function readSharedSignal(origin: string, now = Date.now()): Promise<void> {
-  if (now - sharedReadAt < 1000) return;
-  sharedReadAt = now;
-  const hit = await caches.default.match(signalKey(origin));
-  if (hit) noteSharedSlow(Number(await hit.text()) || 0);
+/** What keeps the shared signal: raises it (`raiseUntil` > 0) and answers the latest "slow until" (ms). */
+export interface SlowSignalStore {
+  slowSignal(raiseUntil: number): Promise<number>;
 }
 
-/** Raises the location's slow-database signal (every isolate tightens its gate), at most once a second per isolate. */
-export async function publishSlow(origin: string, now = Date.now()): Promise<void> {
-  if (now - publishedAt < 1000) return;
-  publishedAt = now;
-  const until = now + SLOW_SIGNAL_MS;
-  noteSharedSlow(until);
-  await caches.default.put(
-    signalKey(origin),
-    new Response(String(until), { headers: { "cache-control": `public, max-age=${SLOW_SIGNAL_MS / 1000}` } }),
+let syncedAt = 0;
+let publishedUntil = 0;
+
+/**
+ * Syncs this isolate with the shared slow-database signal (one Durable Object for every location, so a
+ * slow database tightens the gate everywhere): sends the local signal when this isolate raised a new one,
+ * and takes the shared one. At most once every `everyMs` per isolate, or at once when a local raise
+ * extends the published one by `everyMs` or more.
+ * Returns undefined when there is nothing to do, else a promise the caller hands to `waitUntil`: the
+ * request never waits for it (the gate reads the last value synced).
+ */
+export function syncSharedSignal(store: () => SlowSignalStore, everyMs: number, now = Date.now()): Promise<void> | undefined {
+  // A raise is sent when it extends what was published by a sync interval or more (not on every slow request).
+  const raise = localSlowUntil - publishedUntil >= everyMs ? localSlowUntil : 0;
+  if (!raise && now - syncedAt < everyMs) return undefined;
+  syncedAt = now;
+  if (raise) publishedUntil = raise;
+  return (
+    store()
+      .slowSignal(raise)
+      // The signal is advisory: without its object each isolate still tightens on its own p95.
+      .then(noteSharedSlow, () => {})
   );
 }
 
@@ -179,6 +187,6 @@ export function resetGate(): void {
   next = 0;
   localSlowUntil = 0;
   sharedSlowUntil = 0;
-  sharedReadAt = 0;
-  publishedAt = 0;
+  syncedAt = 0;
+  publishedUntil = 0;
 }

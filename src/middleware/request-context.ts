@@ -7,7 +7,7 @@ import { routePath } from "hono/route";
 import type { AppEnv } from "../app-env.ts";
 import { type Config, ConfigError, loadConfig } from "../config.ts";
 import { createDatabase, databaseOptions } from "../db/client.ts";
-import { admit, checkSlow, classify, publishSlow, readSharedSignal, SLOW_SIGNAL_MS } from "../lib/load-shed.ts";
+import { admit, checkSlow, classify, SIGNAL_OBJECT, SLOW_SIGNAL_MS, syncSharedSignal } from "../lib/load-shed.ts";
 import { createLogger, type Logger } from "../lib/logger.ts";
 import { coloOf, withMetrics, writeRequestPoint } from "../lib/metrics.ts";
 import { ApiError, problemResponse } from "../lib/problem.ts";
@@ -130,9 +130,21 @@ export function requestContext(opts: {
     let release: (() => number) | undefined;
     const path = c.req.path;
     const gated = config.SHED_MAX_INFLIGHT > 0 && !path.startsWith("/health/");
-    const origin = new URL(c.req.url).origin;
+    // The shared slow-database signal, synced in the background (never awaited by the request).
+    const syncSignal = () => {
+      const syncing = syncSharedSignal(
+        () => c.env.CIRCUIT_BREAKER.get(c.env.CIRCUIT_BREAKER.idFromName(SIGNAL_OBJECT)),
+        config.SHED_SIGNAL_SYNC_MS,
+      );
+      if (!syncing) return;
+      try {
+        c.executionCtx.waitUntil(syncing);
+      } catch {
+        // no execution context (plain app.request in a unit test): let it run on its own
+      }
+    };
     const gate = async () => {
-      await readSharedSignal(origin).catch(() => {});
+      syncSignal();
       release = await admit(classify(c.req.method, path, c.req.header("authorization")), {
         max: config.SHED_MAX_INFLIGHT,
         anonPct: config.SHED_ANON_PCT,
@@ -150,14 +162,7 @@ export function requestContext(opts: {
     } finally {
       if (release) {
         release();
-        if (checkSlow(config.SHED_SLOW_P95_MS, SLOW_SIGNAL_MS)) {
-          const publishing = publishSlow(origin).catch(() => {});
-          try {
-            c.executionCtx.waitUntil(publishing);
-          } catch {
-            await publishing;
-          }
-        }
+        if (checkSlow(config.SHED_SLOW_P95_MS, SLOW_SIGNAL_MS)) syncSignal();
       }
       // Most requests never touch the database (cache hits, probes): nothing to close then.
       if (dbFresh.isOpen()) {
