@@ -9,18 +9,23 @@
  *   webhooks       every webhook the API accepted (2xx) ends processed (not RECEIVED/FAILED) once the fault is gone
  *   retry-after    no 5xx without Retry-After
  *   catalogue      every catalogue read during the fault answered 200/304 (stale when the database is away)
+ *   checkout       orders kept being placed during the fault (required where the fault leaves Postgres up: do-throw)
  *
  * Faults: db-refuse (a TCP proxy between the worker and pgbouncer drops every connection and refuses new
  * ones), kill-backends (pg_terminate_backend on every backend of the database, repeatedly), db-slow (the
- * proxy adds latency to every packet), provider (the sandbox payment provider fails and times out).
- * Not built: making the rate-limiter / idempotency Durable Objects throw (fault e) — reported as "not run".
+ * proxy adds latency to every packet), provider (the sandbox payment provider fails and times out),
+ * do-throw (every call to the RateLimiter and IdempotencyStore Durable Objects throws: the runtime loads
+ * the bundle through a wrapper module that subclasses both with a switch; the deployable code has no hook).
+ * Half the buyers send a client_token with their Idempotency-Key, half only the key.
  *
  *   npm run chaos                 # full: 20 s outage, 10 s per other fault
  *   npm run chaos -- --short      # CI: 8 s outage, 5 s per other fault
  * Exit 1 when an invariant fails. DATABASE_URL picks the Postgres server (default postgres://postgres:postgres@127.0.0.1:5432).
  */
 import { randomUUID } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { createServer, type Socket, connect as tcpConnect } from "node:net";
+import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { createFreshDatabase, dropDatabase, runMigrations, withClient } from "../scripts/lib/db.ts";
 import { seedCatalog } from "../scripts/lib/seed.ts";
@@ -97,6 +102,8 @@ interface Stats {
   catalogueFailuresDuringFault: number;
   staleServed: number;
   accepted: Set<string>;
+  /** Orders placed (201/200) while the fault was on. */
+  acceptedDuringFault: number;
   webhooksAccepted: Set<string>;
 }
 const newStats = (): Stats => ({
@@ -106,8 +113,48 @@ const newStats = (): Stats => ({
   catalogueFailuresDuringFault: 0,
   staleServed: 0,
   accepted: new Set(),
+  acceptedDuringFault: 0,
   webhooksAccepted: new Set(),
 });
+
+/**
+ * The bundle behind a wrapper module for fault (e): the RateLimiter and IdempotencyStore classes are
+ * subclassed so that every call throws while the switch is on; `GET /__chaos/durable-objects?down=1|0`
+ * flips it (module state: in workerd a Durable Object runs in its worker's isolate, and the switch's
+ * effect is checked by durableObjectsDown). Everything else is the bundle, unchanged.
+ */
+function writeFaultEntry(bundlePath: string): string {
+  const path = join(dirname(bundlePath), "chaos-entry.js");
+  writeFileSync(
+    path,
+    `import worker, * as app from "./${basename(bundlePath)}";
+export * from "./${basename(bundlePath)}";
+let down = false;
+const fault = (what) => { if (down) throw new Error("chaos: " + what + " is down"); };
+export class RateLimiter extends app.RateLimiter {
+  async hit(...a) { fault("rate limiter"); return super.hit(...a); }
+}
+export class IdempotencyStore extends app.IdempotencyStore {
+  async begin(...a) { fault("idempotency store"); return super.begin(...a); }
+  async complete(...a) { fault("idempotency store"); return super.complete(...a); }
+  async release(...a) { fault("idempotency store"); return super.release(...a); }
+}
+export default {
+  fetch(req, env, ctx) {
+    const url = new URL(req.url);
+    if (url.pathname === "/__chaos/durable-objects") {
+      down = url.searchParams.get("down") === "1";
+      return new Response(String(down));
+    }
+    return worker.fetch(req, env, ctx);
+  },
+  queue: (batch, env, ctx) => worker.queue(batch, env, ctx),
+  scheduled: (controller, env, ctx) => worker.scheduled(controller, env, ctx),
+};
+`,
+  );
+  return path;
+}
 
 const cleanups: (() => Promise<unknown>)[] = [];
 let failed = false;
@@ -118,8 +165,11 @@ try {
   await runMigrations(dbUrl);
   await seedCatalog(dbUrl, { products: 200 });
   const [bundle, config] = await Promise.all([buildBundle(), readWorkerConfig()]);
+  const entry = writeFaultEntry(bundle.path);
   Object.assign(config.vars, {
-    RATE_LIMIT_OVERRIDES: "order-create=off,webhook-intake=off,payment-create=off",
+    // Limits on (so every guarded request calls the RateLimiter object) but out of the load's way.
+    RATE_LIMIT_OVERRIDES: "order-create=1000000/60,webhook-intake=1000000/60,payment-create=1000000/60",
+    PUBLIC_READ_LIMITER: "durable-object",
     MAX_OPEN_ORDERS_PER_USER: "1000",
     MAX_RESERVED_UNITS_PER_SKU: "1000000",
     CATALOG_CACHE_TTL_SEC: "2",
@@ -136,7 +186,8 @@ try {
   viaProxy.hostname = "127.0.0.1";
   viaProxy.port = String(proxy.port);
   const runtime = await startRuntime({
-    bundlePath: bundle.path,
+    bundlePath: entry,
+    extraModules: [bundle.path],
     config,
     dbUrl: viaProxy.toString(),
     cursorSecret: randomUUID() + randomUUID(),
@@ -206,9 +257,11 @@ try {
       const u = (n + i++) % tokens.length;
       const auth = { authorization: `Bearer ${tokens[u]}`, "content-type": "application/json" };
       const key = `chaos-${randomUUID()}`;
-      // client_token too, as docs/orders-payments.md advises: the Idempotency-Key alone is not exactly-once when the
-      // acknowledgement of a COMMIT is lost (docs/reliability.md); the token's unique constraint in Postgres is.
-      const body = JSON.stringify({ items: [{ sku: skus[i % skus.length], qty: 1 + (i % 3) }], client_token: key });
+      // Even buyers send only the Idempotency-Key (the route makes it the order's client_token), odd ones a
+      // client_token too, as docs/orders-payments.md advises: either way Postgres' unique constraint dedupes
+      // a retry whose first COMMIT's acknowledgement was lost (docs/reliability.md).
+      const items = [{ sku: skus[i % skus.length], qty: 1 + (i % 3) }];
+      const body = JSON.stringify(n % 2 === 0 ? { items } : { items, client_token: key });
       for (let attempt = 0; attempt < 200; attempt++) {
         let res: Response;
         try {
@@ -222,6 +275,7 @@ try {
         if (res.status === 201 || res.status === 200) {
           const order = JSON.parse(text) as { id: string };
           stats.accepted.add(order.id);
+          if (faultActive) stats.acceptedDuringFault++;
           if (provider) {
             const payBody = JSON.stringify({ order_id: order.id, test_outcome: i % 2 ? "provider_error" : "provider_timeout" });
             const pay = await send(
@@ -242,8 +296,8 @@ try {
   async function reader(n: number) {
     let i = n;
     while (!stopping) {
-      // A client IP per read: the per-IP public-read limit is not what this suite measures.
-      const headers = { "cf-connecting-ip": clientIp(n * 1_000_000 + i) };
+      // 64 client IPs per reader: each stays far below the per-IP public-read limit (not what this suite measures).
+      const headers = { "cf-connecting-ip": clientIp(n * 1000 + (i % 64)) };
       const res = await send(READS[i++ % READS.length] as string, { headers }, "read").catch(() => undefined);
       await res?.arrayBuffer();
       await sleep(20);
@@ -284,6 +338,8 @@ try {
     seconds: number;
     provider?: boolean;
     catalogue?: boolean;
+    /** Checkout must keep placing orders through this fault (the guards degrade, they do not fail). */
+    checkout?: boolean;
   }
   let killer: ReturnType<typeof setInterval> | undefined;
   const killAll = () =>
@@ -302,7 +358,21 @@ try {
     },
     { name: "db-slow", seconds: FAULT_S, start: () => proxy.slow(400), stop: () => proxy.restore() },
     { name: "provider", seconds: FAULT_S, start: () => {}, stop: () => {}, provider: true },
+    { name: "do-throw", seconds: FAULT_S, start: () => durableObjectsDown(true), stop: () => durableObjectsDown(false), checkout: true },
   ];
+  /** Switches the wrapper's fault on or off and proves it took: a login (fail-closed limit) answers 503 while it is on. */
+  async function durableObjectsDown(down: boolean) {
+    const res = await fetch(new URL(`/__chaos/durable-objects?down=${down ? 1 : 0}`, base));
+    if ((await res.text()) !== String(down)) throw new Error("the chaos entry did not take the switch");
+    const login = await fetch(new URL("/api/v1/auth/login", base), {
+      method: "POST",
+      headers: { "content-type": "application/json", "cf-connecting-ip": clientIp(9_999_999) },
+      body: JSON.stringify({ email: "nobody@example.com", password: "not-a-password-at-all" }),
+    });
+    await login.arrayBuffer();
+    if (down ? login.status !== 503 : login.status === 503)
+      throw new Error(`do-throw ${down ? "on" : "off"}: login answered ${login.status}`);
+  }
 
   const results: { fault: string; checks: Record<string, string>; ok: boolean; summary: string }[] = [];
   for (const f of faults) {
@@ -368,19 +438,22 @@ try {
       stats.catalogueFailuresDuringFault === 0
         ? `ok (${stats.staleServed} stale)`
         : `${f.catalogue ? "FAIL" : "n/a"} ${stats.catalogueFailuresDuringFault} failed`;
-    const ok = Object.entries(checks).every(([k, v]) => !v.startsWith("FAIL") || (k === "catalogue" && !f.catalogue));
+    checks.checkout =
+      stats.acceptedDuringFault > 0 ? `ok (${stats.acceptedDuringFault} placed)` : `${f.checkout ? "FAIL" : "n/a"} 0 placed`;
+    const ok = Object.entries(checks).every(
+      ([k, v]) => !v.startsWith("FAIL") || (k === "catalogue" && !f.catalogue) || (k === "checkout" && !f.checkout),
+    );
     if (!ok) failed = true;
     const summary = `${stats.requests} requests, ${JSON.stringify(stats.byStatus)}`;
     results.push({ fault: f.name, checks, ok, summary });
     log(`${f.name}: ${ok ? "ok" : "FAILED"}; ${summary}`);
   }
 
-  const cols = ["orders-once", "stock", "webhooks", "retry-after", "catalogue"];
+  const cols = ["orders-once", "stock", "webhooks", "retry-after", "catalogue", "checkout"];
   const lines = [
     `| fault | ${cols.join(" | ")} |`,
     `| --- | ${cols.map(() => "---").join(" | ")} |`,
     ...results.map((r) => `| ${r.fault} | ${cols.map((c) => r.checks[c]).join(" | ")} |`),
-    `| do-throw | ${cols.map(() => "not run").join(" | ")} |`,
   ];
   console.log(`\nChaos (${SHORT ? "short" : "full"}): faults × invariants\n\n${lines.join("\n")}\n`);
   for (const r of results) console.log(`${r.fault}: ${r.summary}`);

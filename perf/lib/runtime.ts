@@ -120,6 +120,8 @@ export async function startRuntime(opts: {
   floors?: Record<string, { path: string; bindings?: Record<string, string> }>;
   /** Opens workerd's inspector (CPU profiles, perf/lib/profile.ts) on this port. */
   inspectorPort?: number;
+  /** More ES modules beside `bundlePath` that it imports (the chaos suite's wrapper entry imports the bundle). */
+  extraModules?: string[];
 }): Promise<Runtime> {
   // Fresh random values, shaped as scripts/lib/dev-vars.ts shapes them (webhook secrets as whsec_<base64>);
   // CURSOR_SECRET is shared with the harness because the raw-SQL baseline runs the same service code.
@@ -138,8 +140,12 @@ export async function startRuntime(opts: {
     ({
       ...(options as Partial<V4WorkerOptions>),
       name,
-      scriptPath: opts.bundlePath,
-      modules: true,
+      ...(opts.extraModules?.length
+        ? {
+            modulesRoot: dirname(opts.bundlePath),
+            modules: [opts.bundlePath, ...opts.extraModules].map((path) => ({ type: "ESModule" as const, path })),
+          }
+        : { scriptPath: opts.bundlePath, modules: true }),
       modulesRules: undefined, // Miniflare 5 rejects module rules; the bundle is one ES module
       // Static assets (the admin console, [assets] in wrangler.toml) are left out: with them Miniflare puts
       // its asset router in front of the worker even on a direct socket, ≈ 0.3 ms of workerd CPU per API

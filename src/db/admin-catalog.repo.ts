@@ -55,14 +55,53 @@ function columnOf(key: string): string {
   return col;
 }
 
-/** Atomic, conditional: never below zero. Null when the product is missing or stock would go negative. */
-export async function adjustStock(db: Drizzle, id: string, delta: number): Promise<{ stock: number } | null> {
-  const rows = await db
-    .update(products)
-    .set({ stock: sql`${products.stock} + ${delta}`, updatedAt: sql`now()` })
-    .where(sql`${products.id} = ${id} AND ${products.stock} + ${delta} >= 0`)
-    .returning({ stock: products.stock });
-  return rows[0] ?? null;
+export interface StockAdjustment {
+  delta: number;
+  reason?: string | undefined;
+  actorId: string;
+  /** The request's Idempotency-Key: a second adjustment with it (same actor) is found, not applied. */
+  idempotencyKey?: string | undefined;
+}
+
+export type StockAdjusted =
+  | { kind: "applied"; stock: number }
+  | { kind: "replayed"; stock: number; productId: string; delta: number }
+  | { kind: "refused" };
+
+/**
+ * One statement: the stock moves (never below zero) and the ledger row is written with it, or neither.
+ * With an Idempotency-Key already in the ledger for this actor, nothing moves and the earlier adjustment
+ * is returned (`replayed`). Two concurrent requests with one key: the second fails on the unique index
+ * and rolls back (a retryable 409; its retry is then `replayed`).
+ */
+export async function adjustStock(db: Drizzle, id: string, a: StockAdjustment): Promise<StockAdjusted> {
+  const key = a.idempotencyKey ?? null;
+  const rows = await db.execute<{
+    stock: number | null;
+    prior_product: string | null;
+    prior_delta: number | null;
+    prior_after: number | null;
+  }>(sql`
+    WITH prior AS (
+      SELECT product_id, delta, stock_after FROM stock_adjustments
+      WHERE ${key}::text IS NOT NULL AND actor_id = ${a.actorId} AND idempotency_key = ${key}
+    ), upd AS (
+      UPDATE products SET stock = stock + ${a.delta}, updated_at = now()
+      WHERE id = ${id} AND stock + ${a.delta} >= 0 AND NOT EXISTS (SELECT 1 FROM prior)
+      RETURNING id, stock
+    ), ins AS (
+      INSERT INTO stock_adjustments (product_id, delta, stock_after, reason, actor_id, idempotency_key)
+      SELECT id, ${a.delta}, stock, ${a.reason ?? null}, ${a.actorId}, ${key} FROM upd
+      RETURNING 1
+    )
+    SELECT (SELECT stock FROM upd) AS stock, (SELECT product_id FROM prior) AS prior_product,
+           (SELECT delta FROM prior) AS prior_delta, (SELECT stock_after FROM prior) AS prior_after,
+           (SELECT count(*) FROM ins) AS logged`);
+  const r = rows.rows[0];
+  if (r?.prior_product) {
+    return { kind: "replayed", stock: Number(r.prior_after), productId: r.prior_product, delta: Number(r.prior_delta) };
+  }
+  return r?.stock === null || r?.stock === undefined ? { kind: "refused" } : { kind: "applied", stock: Number(r.stock) };
 }
 
 export async function productExists(db: Drizzle, id: string): Promise<{ stock: number } | null> {

@@ -132,7 +132,9 @@ export const adminCatalogRouter = createRouter()
       path: "/products/{id}/stock-adjustments",
       operationId: "adminAdjustStock",
       tags: ["Admin"],
-      summary: "Add or remove stock atomically (never below zero)",
+      summary: "Add or remove stock atomically (never below zero), recorded in the stock ledger",
+      description:
+        "Send an Idempotency-Key: the key is kept with the adjustment in the ledger, so a retry whose first answer was lost (even after a 503) finds it and changes nothing (`Idempotent-Replayed: true`); the same key with another product or delta is 422.",
       security,
       request: { params: IdParamSchema, ...body(StockAdjustmentSchema) },
       responses: { 200: { description: "New stock level", content: jsonContent(ProductSchema) }, ...errors },
@@ -140,10 +142,19 @@ export const adminCatalogRouter = createRouter()
     async (c) => {
       const { id } = c.req.valid("param");
       const { delta, reason } = c.req.valid("json");
-      const { tags } = await adjustProductStock(await c.get("dbFresh").orm(), id, delta);
-      c.get("log").info("stock adjusted", { component: "admin", product_id: id, delta, reason, actor: c.get("principal").userId });
-      await invalidate(c, tags);
-      return c.json(await productBody(c, id), 200);
+      const actorId = c.get("principal").userId;
+      const idempotencyKey = c.req.header("idempotency-key");
+      const { tags, replayed } = await adjustProductStock(await c.get("dbFresh").orm(), id, { delta, reason, actorId, idempotencyKey });
+      c.get("log").info(replayed ? "stock adjustment replayed" : "stock adjusted", {
+        component: "admin",
+        product_id: id,
+        delta,
+        reason,
+        actor: actorId,
+      });
+      if (tags.length) await invalidate(c, tags);
+      // Found in the ledger by its Idempotency-Key (the first answer was lost): the product as it is now.
+      return c.json(await productBody(c, id), 200, replayed ? { "Idempotent-Replayed": "true" } : {});
     },
   )
   .openapi(

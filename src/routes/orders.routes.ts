@@ -80,7 +80,11 @@ export const ordersRouter = createRouter()
       responses: { 201: { description: "All created", content: jsonContent(z.object({ data: z.array(OrderSchema) })) }, ...errors },
     }),
     async (c) => {
-      const created = await placeBulk(await db(c), c.req.valid("json").orders, c.get("principal"), checkoutPolicy(c.get("config")));
+      // As for one order: with an Idempotency-Key, each order without a client_token gets `idem:<key>:<index>`,
+      // so a retry after an unacknowledged COMMIT finds the batch instead of placing it twice.
+      const key = c.req.header("idempotency-key");
+      const orders = c.req.valid("json").orders.map((o, i) => (o.client_token || !key ? o : { ...o, client_token: `idem:${key}:${i}` }));
+      const created = await placeBulk(await db(c), orders, c.get("principal"), checkoutPolicy(c.get("config")));
       return c.json({ data: created.map(toOrderDto) }, 201);
     },
   )

@@ -9,6 +9,7 @@ import {
   insertProductsSkippingConflicts,
   type NewProduct,
   productExists,
+  type StockAdjustment,
   updateCategory,
   updateProduct,
 } from "../db/admin-catalog.repo.ts";
@@ -109,9 +110,27 @@ export async function patchProduct(db: Drizzle, id: string, input: ProductUpdate
   return { id, tags: writeTags.product(id, res.before, res.after) };
 }
 
-export async function adjustProductStock(db: Drizzle, id: string, delta: number) {
-  const res = await adjustStock(db, id, delta);
-  if (res) return { stock: res.stock, tags: writeTags.product(id) };
+/**
+ * Moves stock and records it in the ledger. A retry of an adjustment already made (same actor and
+ * Idempotency-Key) changes nothing and answers `replayed`; the same key on another product or delta is 422.
+ */
+export async function adjustProductStock(db: Drizzle, id: string, adjustment: StockAdjustment) {
+  const { delta } = adjustment;
+  let res: Awaited<ReturnType<typeof adjustStock>>;
+  try {
+    res = await adjustStock(db, id, adjustment);
+  } catch (err) {
+    // The same key committed by a concurrent request in between: run again, which now finds it.
+    if (pgError(err)?.constraint !== "stock_adjustments_actor_key") throw err;
+    res = await adjustStock(db, id, adjustment);
+  }
+  if (res.kind === "replayed") {
+    if (res.productId !== id || res.delta !== delta) {
+      throw new ApiError("idempotency_key_reused", "This Idempotency-Key was already used with a different request.");
+    }
+    return { stock: res.stock, replayed: true, tags: [] as string[] };
+  }
+  if (res.kind === "applied") return { stock: res.stock, replayed: false, tags: writeTags.product(id) };
   const current = await productExists(db, id);
   if (!current) throw new ApiError("not_found", "No product with that id.");
   throw new ApiError("conflict", `Stock cannot go below zero (current stock ${current.stock}, delta ${delta}).`, {
