@@ -161,6 +161,16 @@ export const SCENARIOS: Scenario[] = [
     prepare: (ctx) => productDetailMiss.prepare(ctx),
   },
   {
+    name: "product-detail-miss-ungated",
+    description: "product-detail-miss with the load-shedding gate off (SHED_MAX_INFLIGHT=0): what the gate and its slow-signal sync cost on origin work",
+    target: "app",
+    smoke: false,
+    cache: "miss",
+    compareTo: "product-detail-miss",
+    vars: { CATALOG_CACHE_TTL_SEC: "0", SHED_MAX_INFLIGHT: "0" },
+    prepare: (ctx) => productDetailMiss.prepare(ctx),
+  },
+  {
     name: "search-miss",
     description: "GET /api/v1/search?q=<two terms>&limit=<1..50>, distinct per request: full-text search, MISS",
     target: "app",
