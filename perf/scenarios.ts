@@ -162,7 +162,8 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: "product-detail-miss-ungated",
-    description: "product-detail-miss with the load-shedding gate off (SHED_MAX_INFLIGHT=0): what the gate and its slow-signal sync cost on origin work",
+    description:
+      "product-detail-miss with the load-shedding gate off (SHED_MAX_INFLIGHT=0): what the gate and its slow-signal sync cost on origin work",
     target: "app",
     smoke: false,
     cache: "miss",

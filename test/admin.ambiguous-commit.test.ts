@@ -5,26 +5,15 @@
  *  - a stock adjustment (a delta) is found in the stock ledger by its key and not applied twice;
  *  - a bulk order batch finds its orders by their `idem:<key>:<index>` client_tokens.
  */
-import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { IdempotencyStore } from "../durable-objects/idempotency-store.ts";
 import { loadConfig } from "../src/config.ts";
 import { createDatabase, databaseOptions } from "../src/db/client.ts";
 import { adjustProductStock } from "../src/services/admin-catalog.service.ts";
-import { api, createUser, expectProblem, jsonInit, sql } from "./helpers.ts";
+import { api, createUser, expectProblem, forgetIdempotencyKey, jsonInit, sql } from "./helpers.ts";
 import { makeProduct, stockOf } from "./orders.helpers.ts";
 
 const admin = await createUser("ADMIN");
-
-/** What a 503 after an unacknowledged COMMIT leaves behind: the key released in the store, the write committed. */
-async function forgetKey(userId: string, key: string): Promise<void> {
-  const stub = env.IDEMPOTENCY_STORE.get(env.IDEMPOTENCY_STORE.idFromName(userId));
-  await runInDurableObject(stub, (_i: IdempotencyStore, state: DurableObjectState) => {
-    state.storage.sql.exec("DELETE FROM idem WHERE key = ?", key);
-  });
-  expect(await stub.inspect(key)).toBeNull();
-}
 
 const adjust = (productId: string, body: unknown, key?: string) =>
   api(
@@ -39,7 +28,7 @@ describe("stock adjustments: the ledger remembers the key", () => {
     const first = await adjust(p.id, { delta: 5, reason: "restock" }, key);
     expect(first.status).toBe(200);
     expect(await stockOf(p.sku)).toBe(15);
-    await forgetKey(admin.id, key);
+    await forgetIdempotencyKey(admin.id, key);
     const retry = await adjust(p.id, { delta: 5, reason: "restock" }, key);
     expect(retry.status).toBe(200);
     expect(retry.headers.get("idempotent-replayed")).toBe("true");
@@ -57,9 +46,9 @@ describe("stock adjustments: the ledger remembers the key", () => {
     const q = await makeProduct({ stock: 10 });
     const key = `adj2-${crypto.randomUUID()}`;
     expect((await adjust(p.id, { delta: -3, reason: "count" }, key)).status).toBe(200);
-    await forgetKey(admin.id, key);
+    await forgetIdempotencyKey(admin.id, key);
     await expectProblem(await adjust(q.id, { delta: -3, reason: "count" }, key), 422, "idempotency_key_reused");
-    await forgetKey(admin.id, key);
+    await forgetIdempotencyKey(admin.id, key);
     await expectProblem(await adjust(p.id, { delta: -4, reason: "count" }, key), 422, "idempotency_key_reused");
     expect(await stockOf(p.sku)).toBe(7);
     expect(await stockOf(q.sku)).toBe(10);
@@ -73,7 +62,7 @@ describe("stock adjustments: the ledger remembers the key", () => {
     const key = `adj3-${crypto.randomUUID()}`;
     await expectProblem(await adjust(p.id, { delta: -5, reason: "sale" }, key), 409, "conflict");
     expect(await sql("SELECT 1 FROM stock_adjustments WHERE product_id = $1", [p.id])).toHaveLength(0);
-    await forgetKey(admin.id, key).catch(() => {});
+    await forgetIdempotencyKey(admin.id, key).catch(() => {});
     expect((await adjust(p.id, { delta: 3, reason: "restock" }, `adj3b-${crypto.randomUUID()}`)).status).toBe(200);
     expect(await stockOf(p.sku)).toBe(5);
   });
@@ -108,7 +97,7 @@ describe("bulk orders: the key becomes each order's client_token", () => {
     expect(first.status).toBe(201);
     const ids = ((await first.json()) as { data: { id: string }[] }).data.map((o) => o.id);
     expect(await stockOf(p.sku)).toBe(16);
-    await forgetKey(admin.id, key);
+    await forgetIdempotencyKey(admin.id, key);
     const retry = await send();
     expect(retry.status).toBe(201);
     expect(((await retry.json()) as { data: { id: string }[] }).data.map((o) => o.id)).toEqual(ids);

@@ -1,8 +1,9 @@
 /** Shared test helpers: call the worker, talk to the test database, check problem documents. */
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import pg from "pg";
 import { expect } from "vitest";
+import type { IdempotencyStore } from "../durable-objects/idempotency-store.ts";
 import worker from "../src/index.ts";
 
 export const BASE = "https://toko.test";
@@ -113,4 +114,13 @@ export async function createUser(role: "ADMIN" | "USER" = "USER"): Promise<TestU
 
 export function jsonInit(method: string, body: unknown, headers: Record<string, string> = {}): RequestInit {
   return { method, body: JSON.stringify(body), headers: { "Content-Type": "application/json", ...headers } };
+}
+
+/** What a 503 after an unacknowledged COMMIT leaves behind: the key released in the store (the write committed). */
+export async function forgetIdempotencyKey(userId: string, key: string): Promise<void> {
+  const stub = env.IDEMPOTENCY_STORE.get(env.IDEMPOTENCY_STORE.idFromName(userId));
+  await runInDurableObject(stub, (_i: IdempotencyStore, state: DurableObjectState) => {
+    state.storage.sql.exec("DELETE FROM idem WHERE key = ?", key);
+  });
+  if ((await stub.inspect(key)) !== null) throw new Error("the key is still there");
 }

@@ -95,7 +95,12 @@ describe("the gate: classes and limits", () => {
     const calls: number[] = [];
     const store = () => {
       const stub = env.CIRCUIT_BREAKER.get(env.CIRCUIT_BREAKER.idFromName(name));
-      return { slowSignal: (raise: number) => (calls.push(raise), stub.slowSignal(raise)) };
+      return {
+        slowSignal: (raise: number) => {
+          calls.push(raise);
+          return stub.slowSignal(raise);
+        },
+      };
     };
     // Isolate A: its p95 goes over the threshold, so the next sync raises the signal.
     for (let i = 0; i < 30; i++) {
@@ -125,7 +130,12 @@ describe("the gate: classes and limits", () => {
 
   it("a signal object that throws leaves the gate on its own p95, and is not called again within the interval", async () => {
     let n = 0;
-    const broken = () => ({ slowSignal: () => (n++, Promise.reject(new Error("down"))) });
+    const broken = () => ({
+      slowSignal: () => {
+        n++;
+        return Promise.reject(new Error("down"));
+      },
+    });
     await syncSharedSignal(broken, 60_000);
     expect(databaseSlow()).toBe(false);
     expect(syncSharedSignal(broken, 60_000)).toBeUndefined();

@@ -4,22 +4,10 @@
  * the same key and no client_token. The database must recognise it (the key doubles as the order's
  * client_token) and answer with the order already placed, not place a second one.
  */
-import { runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { IdempotencyStore } from "../durable-objects/idempotency-store.ts";
 import type { OrderDto } from "../src/services/orders.service.ts";
-import { createUser, sql } from "./helpers.ts";
+import { createUser, forgetIdempotencyKey, sql } from "./helpers.ts";
 import { makeProduct, placeOrder, stockOf } from "./orders.helpers.ts";
-
-/** What a 503 after an unacknowledged COMMIT leaves behind: the key released in the store, the order committed. */
-async function forgetKey(userId: string, key: string): Promise<void> {
-  const stub = env.IDEMPOTENCY_STORE.get(env.IDEMPOTENCY_STORE.idFromName(userId));
-  await runInDurableObject(stub, (_i: IdempotencyStore, state: DurableObjectState) => {
-    state.storage.sql.exec("DELETE FROM idem WHERE key = ?", key);
-  });
-  expect(await stub.inspect(key)).toBeNull();
-}
 
 describe("a retry after an unacknowledged commit", () => {
   it("with the same Idempotency-Key and no client_token returns the placed order (200), never a second one", async () => {
@@ -30,7 +18,7 @@ describe("a retry after an unacknowledged commit", () => {
     expect(first.status).toBe(201);
     const placed = (await first.json()) as OrderDto;
 
-    await forgetKey(u.id, key);
+    await forgetIdempotencyKey(u.id, key);
     const retry = await placeOrder(u, { items: [{ sku: p.sku, qty: 1 }] }, key);
     expect(retry.status).toBe(200);
     expect(((await retry.json()) as OrderDto).id).toBe(placed.id);
