@@ -35,6 +35,7 @@ const MUTATIONS: [RegExp, string, string][] = [
   [/(delta\(toko_dlq_size\[15m\]\) >) 0$/m, "$1 5", "DLQ growth threshold"],
   [/(expr: toko_breaker_open == 1\n\s+for:) 1m/m, "$1 5m", "breaker open duration"],
   [/(toko:order_error_ratio:window >) 0\.005$/m, "$1 0.01", "order error-rate threshold"],
+  [/(event="guard_unavailable"\}\) >) 20$/m, "$1 40", "degraded-guards threshold"],
 ];
 
 function promtool(): string {
