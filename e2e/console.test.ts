@@ -291,6 +291,11 @@ describe("admin console", () => {
     await page.getByLabel("Reason").fill("delivery received");
     await page.getByRole("button", { name: "Apply" }).click();
     await toast(page, new RegExp(`is now ${stockBefore + 5}`));
+    // The stock ledger shows it, newest first.
+    const newest = page.locator("table.stock-history tbody tr").first();
+    await newest.filter({ hasText: "delivery received" }).waitFor();
+    assert.match((await newest.textContent()) ?? "", new RegExp(`\\+5\\s*${stockBefore + 5}\\s*delivery received`));
+    await screenshot(page, "11b-stock-history");
   });
 
   test("catalogue: CSV import reports errors per line", async () => {

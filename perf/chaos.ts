@@ -6,7 +6,8 @@
  *   orders-once    every order a client was told was accepted (201) exists exactly once, and no other order
  *                  of the run's customers exists (clients retry with the same Idempotency-Key until an answer)
  *   stock          stock + units sold = the initial stock, per product of the run
- *   webhooks       every webhook the API accepted (2xx) ends processed (not RECEIVED/FAILED) once the fault is gone
+ *   webhooks       every payment webhook the API accepted (2xx) ends processed (not RECEIVED/FAILED) once the fault is
+ *                  gone, and its order PAID
  *   retry-after    no 5xx without Retry-After
  *   catalogue      every catalogue read during the fault answered 200/304 (stale when the database is away)
  *   checkout       orders kept being placed during the fault (required where the fault leaves Postgres up: do-throw)
@@ -105,6 +106,8 @@ interface Stats {
   /** Orders placed (201/200) while the fault was on. */
   acceptedDuringFault: number;
   webhooksAccepted: Set<string>;
+  /** Orders whose payment.succeeded webhook the API accepted: each must end PAID. */
+  paidByWebhook: Set<string>;
 }
 const newStats = (): Stats => ({
   requests: 0,
@@ -115,6 +118,7 @@ const newStats = (): Stats => ({
   accepted: new Set(),
   acceptedDuringFault: 0,
   webhooksAccepted: new Set(),
+  paidByWebhook: new Set(),
 });
 
 /**
@@ -224,12 +228,17 @@ try {
   for (const p of READS) for (let i = 0; i < 3; i++) await (await fetch(new URL(p, base))).arrayBuffer();
 
   const allAccepted: string[] = [];
+  /** Orders waiting for a payer. */
+  const toPay: { orderId: string; auth: Record<string, string>; total: number }[] = [];
   let faultActive = false;
   let stopping = false;
   let stats = newStats();
-  const record = (res: Response, kind: "read" | "write") => {
+  /** What a request was, for the per-phase answer counts ("orders 201", "webhooks 202", "reads 200"…). */
+  const labelOf = (path: string) => /^\/api\/v1\/(orders|payments|webhooks)/.exec(path)?.[1] ?? "reads";
+  const record = (res: Response, kind: "read" | "write", path: string) => {
     stats.requests++;
-    stats.byStatus[res.status] = (stats.byStatus[res.status] ?? 0) + 1;
+    const key = `${labelOf(path)} ${res.status}`;
+    stats.byStatus[key] = (stats.byStatus[key] ?? 0) + 1;
     if (res.status >= 500 && !res.headers.get("retry-after")) stats.fiveXxWithoutRetryAfter++;
     if (kind === "read") {
       if (res.headers.get("x-cache") === "STALE-IF-ERROR") stats.staleServed++;
@@ -239,11 +248,12 @@ try {
   const send = async (path: string, init: RequestInit, kind: "read" | "write"): Promise<Response> => {
     try {
       const res = await fetch(new URL(path, base), { ...init, signal: AbortSignal.timeout(15_000) });
-      record(res, kind);
+      record(res, kind, path);
       return res;
     } catch (err) {
       stats.requests++;
-      stats.byStatus.network = (stats.byStatus.network ?? 0) + 1;
+      const key = `${labelOf(path)} network`;
+      stats.byStatus[key] = (stats.byStatus[key] ?? 0) + 1;
       if (kind === "read" && faultActive) stats.catalogueFailuresDuringFault++;
       throw err;
     }
@@ -273,10 +283,12 @@ try {
         const text = await res.text();
         // 201: placed; 200: the order this client_token already placed (its acknowledgement was lost before).
         if (res.status === 201 || res.status === 200) {
-          const order = JSON.parse(text) as { id: string };
+          const order = JSON.parse(text) as { id: string; total_cents: number };
           stats.accepted.add(order.id);
           if (faultActive) stats.acceptedDuringFault++;
-          if (provider) {
+          // Every other order is paid by a payer (payment, then the provider's signed webhook).
+          if ((!provider || i % 2 === 0) && toPay.length < 50) toPay.push({ orderId: order.id, auth, total: order.total_cents });
+          else if (provider) {
             const payBody = JSON.stringify({ order_id: order.id, test_outcome: i % 2 ? "provider_error" : "provider_timeout" });
             const pay = await send(
               "/api/v1/payments",
@@ -304,13 +316,46 @@ try {
     }
   }
 
-  async function webhooker(n: number) {
+  /**
+   * Pays orders the buyers placed, as a customer and a provider would: POST /payments (the sandbox
+   * "succeeds"), retried with one Idempotency-Key until answered, then the provider's signed
+   * `payment.succeeded` webhook, retried until accepted (2xx), as providers do. Each accepted webhook
+   * must end applied: stored, processed, and its order PAID.
+   */
+  async function payer(n: number) {
     let i = 0;
     while (!stopping) {
-      const id = `evt_chaos_${run}_${n}_${i++}`;
-      const payload = JSON.stringify({ id, type: "payment.bench_noop", data: {} });
+      const o = toPay.shift();
+      if (!o) {
+        await sleep(50);
+        continue;
+      }
+      let paymentId: string | undefined;
+      const payBody = JSON.stringify({ order_id: o.orderId, test_outcome: "succeeded" });
+      for (let attempt = 0; attempt < 200 && !stopping && !paymentId; attempt++) {
+        const res = await send(
+          "/api/v1/payments",
+          { method: "POST", body: payBody, headers: { ...o.auth, "idempotency-key": `chaos-pay-${o.orderId}` } },
+          "write",
+        ).catch(() => undefined);
+        const text = (await res?.text()) ?? "";
+        if (res && (res.status === 200 || res.status === 201)) paymentId = (JSON.parse(text) as { payment_id: string }).payment_id;
+        else if (res && !retryable(res.status)) break;
+        else await sleep(Math.min(2000, 1000 * Number(res?.headers.get("retry-after") ?? 0.25)));
+      }
+      if (!paymentId) continue;
+      // Unique across phases too (payers restart with each fault): a reused id would be a duplicate delivery.
+      const id = `evt_chaos_${run}_${randomUUID().slice(0, 8)}_${n}_${i++}`;
+      const data = {
+        payment_id: paymentId,
+        provider_ref: `sbx_pi_${paymentId.replaceAll("-", "")}`,
+        order_id: o.orderId,
+        amount_cents: o.total,
+        currency: "USD",
+      };
       for (let attempt = 0; attempt < 200 && !stopping; attempt++) {
         const ts = Math.floor(Date.now() / 1000);
+        const payload = JSON.stringify({ id, type: "payment.succeeded", created: ts, data });
         const headers = {
           "content-type": "application/json",
           "webhook-id": id,
@@ -323,11 +368,11 @@ try {
         await res?.arrayBuffer();
         if (res && res.status < 300) {
           stats.webhooksAccepted.add(id);
+          stats.paidByWebhook.add(o.orderId);
           break;
         }
         await sleep(500);
       }
-      await sleep(100);
     }
   }
 
@@ -357,8 +402,10 @@ try {
       stop: () => clearInterval(killer),
     },
     { name: "db-slow", seconds: FAULT_S, start: () => proxy.slow(400), stop: () => proxy.restore() },
-    { name: "provider", seconds: FAULT_S, start: () => {}, stop: () => {}, provider: true },
     { name: "do-throw", seconds: FAULT_S, start: () => durableObjectsDown(true), stop: () => durableObjectsDown(false), checkout: true },
+    // Last: the failing provider opens its circuit breaker (BREAKER_OPEN_SEC), which then refuses every payment
+    // for a while, as it should; a phase after it would measure the breaker, not its own fault.
+    { name: "provider", seconds: FAULT_S, start: () => {}, stop: () => {}, provider: true },
   ];
   /** Switches the wrapper's fault on or off and proves it took: a login (fail-closed limit) answers 503 while it is on. */
   async function durableObjectsDown(down: boolean) {
@@ -382,7 +429,7 @@ try {
     const load = [
       ...Array.from({ length: 4 }, (_, n) => buyer(n, f.provider ?? false)),
       ...Array.from({ length: 4 }, (_, n) => reader(n)),
-      ...Array.from({ length: 2 }, (_, n) => webhooker(n)),
+      ...Array.from({ length: 2 }, (_, n) => payer(n)),
     ];
     await sleep(2000);
     faultActive = true;
@@ -431,8 +478,34 @@ try {
     const stored = await withClient(dbUrl, async (c) =>
       Number((await c.query("SELECT count(*) FROM webhook_events WHERE event_id = ANY($1)", [ids])).rows[0].count),
     );
+    const paid = [...stats.paidByWebhook];
+    const unpaid = await withClient(dbUrl, async (c) =>
+      Number((await c.query("SELECT count(*) FROM orders WHERE id = ANY($1) AND status <> 'PAID'", [paid])).rows[0].count),
+    );
+    if (unpaid > 0) {
+      // The failing cases, whole: each unpaid order, its payments and every payment event about it.
+      const detail = await withClient(
+        dbUrl,
+        async (c) =>
+          (
+            await c.query(
+              `SELECT o.id, o.status::text AS status, o.total_cents,
+                    (SELECT json_agg(json_build_object('id', p.id, 'status', p.status, 'ref', p.provider_ref, 'amount', p.amount_cents))
+                       FROM payments p WHERE p.order_id = o.id) AS payments,
+                    (SELECT json_agg(json_build_object('event', e.event_id, 'type', e.type, 'status', e.status, 'error', e.last_error,
+                            'payment', e.payload->'data'->>'payment_id'))
+                       FROM webhook_events e WHERE e.payload->'data'->>'order_id' = o.id::text) AS events
+             FROM orders o WHERE o.id = ANY($1) AND o.status <> 'PAID' LIMIT 3`,
+              [paid],
+            )
+          ).rows,
+      );
+      for (const d of detail) log(`${f.name}: not PAID after an accepted payment.succeeded: ${JSON.stringify(d)}`);
+    }
     checks.webhooks =
-      pending === 0 && stored === ids.length ? `ok (${ids.length})` : `FAIL ${pending} unprocessed, ${ids.length - stored} lost`;
+      pending === 0 && stored === ids.length && unpaid === 0
+        ? `ok (${ids.length}, ${paid.length} paid)`
+        : `FAIL ${pending} unprocessed, ${ids.length - stored} lost, ${unpaid} orders not PAID`;
     checks["retry-after"] = stats.fiveXxWithoutRetryAfter === 0 ? "ok" : `FAIL ${stats.fiveXxWithoutRetryAfter}`;
     checks.catalogue =
       stats.catalogueFailuresDuringFault === 0

@@ -153,3 +153,49 @@ describe("admin products (errors)", () => {
     expect([400, 413]).toContain(res.status);
   });
 });
+
+describe("the stock ledger", () => {
+  it("lists every adjustment with its delta, stock after, reason and actor, newest first, in keyset pages", async () => {
+    const p = (await (await adminApi("/products", "POST", newProduct({ stock: 10 }))).json()) as ProductDto;
+    for (const [delta, reason] of [
+      [5, "restock"],
+      [-2, "damaged"],
+      [1, "found one"],
+    ] as const) {
+      expect((await adminApi(`/products/${p.id}/stock-adjustments`, "POST", { delta, reason })).status).toBe(200);
+    }
+    // Refused (below zero): not in the ledger.
+    await expectProblem(await adminApi(`/products/${p.id}/stock-adjustments`, "POST", { delta: -100, reason: "oops" }), 409);
+    const first = await adminApi(`/products/${p.id}/stock-adjustments?limit=2`, "GET");
+    expect(first.status).toBe(200);
+    expect(first.headers.get("cache-control")).toContain("no-store");
+    const page1 = (await first.json()) as { data: Record<string, unknown>[]; has_more: boolean; next_cursor: string | null };
+    expect(page1.data.map((e) => [e.delta, e.stock_after, e.reason, e.actor_id])).toEqual([
+      [1, 14, "found one", admin.id],
+      [-2, 13, "damaged", admin.id],
+    ]);
+    expect(page1.has_more).toBe(true);
+    const page2 = (await (
+      await adminApi(`/products/${p.id}/stock-adjustments?limit=2&cursor=${encodeURIComponent(page1.next_cursor ?? "")}`, "GET")
+    ).json()) as { data: Record<string, unknown>[]; has_more: boolean };
+    expect(page2.data.map((e) => [e.delta, e.stock_after])).toEqual([[5, 15]]);
+    expect(page2.has_more).toBe(false);
+  });
+
+  it("a cursor of another product's ledger is refused; an unknown product is 404; a customer is 403", async () => {
+    const a = (await (await adminApi("/products", "POST", newProduct())).json()) as ProductDto;
+    const b = (await (await adminApi("/products", "POST", newProduct())).json()) as ProductDto;
+    for (let i = 0; i < 2; i++) await adminApi(`/products/${a.id}/stock-adjustments`, "POST", { delta: 1, reason: "r" });
+    const { next_cursor } = (await (await adminApi(`/products/${a.id}/stock-adjustments?limit=1`, "GET")).json()) as {
+      next_cursor: string;
+    };
+    await expectProblem(
+      await adminApi(`/products/${b.id}/stock-adjustments?cursor=${encodeURIComponent(next_cursor)}`, "GET"),
+      400,
+      "invalid_cursor",
+    );
+    await expectProblem(await adminApi(`/products/${crypto.randomUUID()}/stock-adjustments`, "GET"), 404);
+    const user = await createUser();
+    await expectProblem(await api(`/api/v1/admin/products/${a.id}/stock-adjustments`, { headers: user.auth }), 403);
+  });
+});

@@ -18,7 +18,8 @@ declare module "vitest" {
 
 export default async function setup(project: TestProject) {
   // The console and /docs are static assets ([assets] in wrangler.toml): the worker's /docs and SPA-fallback routes read them.
-  await buildAdmin({ quiet: true });
+  // ADMIN_PREBUILT=1: already built by the caller (.ci/run runs two suites at once, which must not rebuild it under each other).
+  if (process.env.ADMIN_PREBUILT !== "1") await buildAdmin({ quiet: true });
   const server = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
   let url: string;
   let teardown: () => Promise<void>;

@@ -38,6 +38,8 @@ export interface CallOptions {
   body?: unknown;
   /** No bearer token (sign-in). */
   anonymous?: boolean;
+  /** Sent as Idempotency-Key: the same key for a resubmission of the same intent (a double click, a retry after a network error). */
+  idempotencyKey?: string;
   signal?: AbortSignal;
 }
 
@@ -53,6 +55,7 @@ export async function api<T>(path: string, opts: CallOptions = {}): Promise<T> {
   const s = opts.anonymous ? null : session();
   if (s) headers.Authorization = `Bearer ${s.token}`;
   if (opts.body !== undefined) headers["Content-Type"] = "application/json";
+  if (opts.idempotencyKey) headers["Idempotency-Key"] = opts.idempotencyKey;
   let res: Response;
   try {
     res = await fetch(withQuery(path, opts.query), {

@@ -3,6 +3,7 @@
  * change to the API is a type error here. Type-only imports: nothing of zod reaches the bundle.
  */
 import type { z } from "@hono/zod-openapi";
+import type { StockAdjustmentPageSchema } from "../../src/schemas/admin-catalog.ts";
 import type { CategorySchema, ProductListSchema, ProductSchema } from "../../src/schemas/catalog.ts";
 import type { OrderTimelineSchema } from "../../src/schemas/order-timeline.ts";
 import type { OrderListSchema, OrderSchema, OrderStatusSchema } from "../../src/schemas/orders.ts";
@@ -24,6 +25,7 @@ export type OrderStatus = z.infer<typeof OrderStatusSchema>;
 export type OrderTimeline = z.infer<typeof OrderTimelineSchema>;
 export type Product = z.infer<typeof ProductSchema>;
 export type ProductList = z.infer<typeof ProductListSchema>;
+export type StockAdjustmentPage = z.infer<typeof StockAdjustmentPageSchema>;
 export type Category = z.infer<typeof CategorySchema>;
 export type DeadLetter = z.infer<typeof DeadLetterSchema>;
 export type Page<T> = { data: T[]; has_more: boolean; next_cursor: string | null };

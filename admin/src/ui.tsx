@@ -279,6 +279,24 @@ export function Pager(props: { page: number; hasMore: boolean; onPrev: () => voi
   );
 }
 
+/** The Pager of a keyset list loaded with useResource and paged with useCursor (nothing until the first page is in). */
+export function ListPager(props: {
+  list: { data?: { has_more: boolean; next_cursor: string | null } | undefined; loading: boolean };
+  pages: { page: number; prev: () => void; next: (c: string | null) => unknown };
+}) {
+  const { list, pages } = props;
+  if (!list.data) return null;
+  return (
+    <Pager
+      page={pages.page}
+      hasMore={list.data.has_more}
+      onPrev={pages.prev}
+      onNext={() => pages.next(list.data?.next_cursor ?? null)}
+      busy={list.loading}
+    />
+  );
+}
+
 /** Cursor stack for a filtered list: reset when the filter changes. */
 export function useCursor(filterKey: string) {
   const [stack, setStack] = useState<string[]>([]);

@@ -2,6 +2,7 @@
 import { eq, inArray, or, sql } from "drizzle-orm";
 import type { Drizzle } from "./client.ts";
 import { categories, products } from "./schema.ts";
+import { iso } from "./webhook-endpoints.repo.ts";
 
 export interface NewProduct {
   sku: string;
@@ -102,6 +103,33 @@ export async function adjustStock(db: Drizzle, id: string, a: StockAdjustment): 
     return { kind: "replayed", stock: Number(r.prior_after), productId: r.prior_product, delta: Number(r.prior_delta) };
   }
   return r?.stock === null || r?.stock === undefined ? { kind: "refused" } : { kind: "applied", stock: Number(r.stock) };
+}
+
+export interface StockAdjustmentRow extends Record<string, unknown> {
+  id: string;
+  product_id: string;
+  delta: number;
+  stock_after: number;
+  reason: string | null;
+  actor_id: string | null;
+  created_at: string;
+  created_at_key: string;
+}
+
+/** The stock ledger of one product, newest first, after a keyset position. */
+export async function listStockAdjustments(
+  db: Drizzle,
+  productId: string,
+  after: { createdAt: string; id: string } | null,
+  limit: number,
+): Promise<StockAdjustmentRow[]> {
+  const res = await db.execute<StockAdjustmentRow>(sql`
+    SELECT id, product_id, delta, stock_after, reason, actor_id, ${iso("created_at")} AS created_at, created_at::text AS created_at_key
+    FROM stock_adjustments
+    WHERE product_id = ${productId}
+      ${after ? sql`AND (created_at, id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)` : sql``}
+    ORDER BY created_at DESC, id DESC LIMIT ${limit + 1}`);
+  return res.rows;
 }
 
 export async function productExists(db: Drizzle, id: string): Promise<{ stock: number } | null> {

@@ -10,6 +10,8 @@ import {
   ProductCreateSchema,
   ProductImportSchema,
   ProductUpdateSchema,
+  StockAdjustmentPageSchema,
+  StockAdjustmentQuerySchema,
   StockAdjustmentSchema,
 } from "../schemas/admin-catalog.ts";
 import { CategorySchema, ProductListSchema, ProductSchema } from "../schemas/catalog.ts";
@@ -23,6 +25,7 @@ import {
   importProducts,
   patchCategory,
   patchProduct,
+  stockAdjustmentPage,
 } from "../services/admin-catalog.service.ts";
 import { bumpCatalogGeneration, purgeTags } from "../services/cache-invalidation.ts";
 import { toCategoryDto } from "../services/catalog.service.ts";
@@ -156,6 +159,29 @@ export const adminCatalogRouter = createRouter()
       // Found in the ledger by its Idempotency-Key (the first answer was lost): the product as it is now.
       return c.json(await productBody(c, id), 200, replayed ? { "Idempotent-Replayed": "true" } : {});
     },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/products/{id}/stock-adjustments",
+      operationId: "adminListStockAdjustments",
+      tags: ["Admin"],
+      summary: "The product's stock ledger: every adjustment with its delta, the stock after it, the reason and who made it, newest first",
+      security,
+      request: { params: IdParamSchema, query: StockAdjustmentQuerySchema },
+      responses: { 200: { description: "A page of the ledger", content: jsonContent(StockAdjustmentPageSchema) }, ...errors },
+    }),
+    async (c) =>
+      c.json(
+        await stockAdjustmentPage(
+          await c.get("dbFresh").orm(),
+          c.get("config").CURSOR_SECRET,
+          c.req.valid("param").id,
+          c.req.valid("query"),
+        ),
+        200,
+        { "Cache-Control": "private, no-store" },
+      ),
   )
   .openapi(
     createRoute({

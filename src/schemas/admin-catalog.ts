@@ -58,6 +58,24 @@ export const StockAdjustmentSchema = z
   .strict()
   .openapi("StockAdjustment");
 
+export const StockAdjustmentEntrySchema = z
+  .object({
+    id: z.string().uuid(),
+    product_id: z.string().uuid(),
+    delta: z.number().int(),
+    stock_after: z.number().int(),
+    reason: z.string().nullable(),
+    actor_id: z.string().uuid().nullable(),
+    created_at: z.string().datetime(),
+  })
+  .openapi("StockAdjustmentEntry");
+
+export const StockAdjustmentPageSchema = z
+  .object({ data: z.array(StockAdjustmentEntrySchema), has_more: z.boolean(), next_cursor: z.string().nullable() })
+  .openapi("StockAdjustmentPage");
+
+export const StockAdjustmentQuerySchema = z.object({ limit: LimitSchema, cursor: CursorSchema }).strict();
+
 export const ProductImportSchema = z
   .object({ products: z.array(ProductCreateSchema).min(1).max(1000) })
   .strict()

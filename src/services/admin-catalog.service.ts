@@ -7,6 +7,7 @@ import {
   insertCategory,
   insertProduct,
   insertProductsSkippingConflicts,
+  listStockAdjustments,
   type NewProduct,
   productExists,
   type StockAdjustment,
@@ -219,4 +220,19 @@ export async function patchCategory(db: Drizzle, id: string, input: CategoryUpda
   if (!row) throw new ApiError("not_found", "No category with that id.");
   // Products embed the category's name and slug, so product pages change too.
   return { row, tags: writeTags.category(id) };
+}
+
+/** The stock ledger of a product, newest first (keyset pages; the cursor is bound to the product). */
+export async function stockAdjustmentPage(
+  db: Drizzle,
+  secret: string,
+  productId: string,
+  q: { limit?: number | undefined; cursor?: string | undefined },
+) {
+  const scope = JSON.stringify(["stock-adjustments", productId]);
+  const pos = await readKeyset(secret, scope, q.cursor, PG_TIMESTAMP);
+  if (!(await productExists(db, productId))) throw new ApiError("not_found", "No product with that id.");
+  const limit = q.limit ?? 20;
+  const rows = await listStockAdjustments(db, productId, pos && { createdAt: pos.key, id: pos.id }, limit);
+  return keysetPage(rows, limit, { secret, scope, keyOf: (r) => r.created_at_key }, ({ created_at_key: _k, ...dto }) => dto);
 }

@@ -13,8 +13,8 @@ import {
   ErrorNote,
   Field,
   Link,
+  ListPager,
   Loading,
-  Pager,
   PageTitle,
   problemText,
   TableWrap,
@@ -293,15 +293,7 @@ export function OrdersPage({ query }: { query: URLSearchParams }) {
           </table>
         </TableWrap>
       ) : null}
-      {list.data ? (
-        <Pager
-          page={pages.page}
-          hasMore={list.data.has_more}
-          onPrev={pages.prev}
-          onNext={() => pages.next(list.data?.next_cursor ?? null)}
-          busy={list.loading}
-        />
-      ) : null}
+      <ListPager list={list} pages={pages} />
       {confirmDialog}
     </div>
   );

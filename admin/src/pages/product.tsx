@@ -1,13 +1,27 @@
 /**
  * A product: create or edit (problem+json field errors shown next to their fields), stock adjustment
- * with a reason, archive and restore.
+ * with a reason (sent with an Idempotency-Key) and the product's stock history, archive and restore.
  */
 import { useState } from "preact/hooks";
 import { api, fieldErrors } from "../api.ts";
 import { moneyInput, parseMoney } from "../format.ts";
 import { navigate } from "../router.ts";
-import type { Product } from "../types.ts";
-import { Badge, ErrorNote, Field, Link, Loading, PageTitle, problemText, Time, useConfirm, useResource, useToast } from "../ui.tsx";
+import type { Product, StockAdjustmentPage } from "../types.ts";
+import {
+  Badge,
+  Empty,
+  ErrorNote,
+  Field,
+  Link,
+  Loading,
+  PageTitle,
+  problemText,
+  TableWrap,
+  Time,
+  useConfirm,
+  useResource,
+  useToast,
+} from "../ui.tsx";
 import { useCategories } from "./products.tsx";
 
 interface Form {
@@ -270,6 +284,17 @@ function ProductEditor({ product, onSaved }: { product: Product | null; onSaved:
 function StockForm({ product, onSaved }: { product: Product; onSaved: (p: Product) => void }) {
   const [delta, setDelta] = useState("");
   const [reason, setReason] = useState("");
+  // One Idempotency-Key per intended adjustment: a second click or a retry after a lost answer sends the
+  // same key and the API applies the delta once (the stock ledger keeps the key). A new intent, a new key.
+  const [key, setKey] = useState(() => crypto.randomUUID());
+  const intend = (set: (v: string) => void) => (e: { currentTarget: HTMLInputElement }) => {
+    set(e.currentTarget.value);
+    setKey(crypto.randomUUID());
+  };
+  const history = useResource(
+    (signal) => api<StockAdjustmentPage>(`/api/v1/admin/products/${product.id}/stock-adjustments`, { query: { limit: 10 }, signal }),
+    `${product.id}:${product.stock}`,
+  );
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -283,8 +308,10 @@ function StockForm({ product, onSaved }: { product: Product; onSaved: (p: Produc
       const saved = await api<Product>(`/api/v1/admin/products/${product.id}/stock-adjustments`, {
         method: "POST",
         body: { delta: Number(delta), reason: reason.trim() },
+        idempotencyKey: key,
       });
       toast("success", `Stock of ${saved.sku} is now ${saved.stock}.`);
+      setKey(crypto.randomUUID());
       onSaved(saved);
     } catch (err) {
       setErrors(fieldErrors(err));
@@ -302,27 +329,48 @@ function StockForm({ product, onSaved }: { product: Product; onSaved: (p: Produc
         Current stock: <strong>{product.stock}</strong>
       </p>
       <Field label="Change" error={errors.delta} hint="Positive to add, negative to remove (never below zero)">
-        {(id, d) => (
-          <input
-            id={id}
-            aria-describedby={d}
-            type="number"
-            step={1}
-            required
-            value={delta}
-            onInput={(e) => setDelta(e.currentTarget.value)}
-          />
-        )}
+        {(id, d) => <input id={id} aria-describedby={d} type="number" step={1} required value={delta} onInput={intend(setDelta)} />}
       </Field>
       <Field label="Reason" error={errors.reason} hint="e.g. delivery received, damaged, stock count">
-        {(id, d) => (
-          <input id={id} aria-describedby={d} required maxLength={200} value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
-        )}
+        {(id, d) => <input id={id} aria-describedby={d} required maxLength={200} value={reason} onInput={intend(setReason)} />}
       </Field>
       {Object.keys(errors).length ? null : <ErrorNote error={error} />}
       <button type="submit" disabled={busy}>
         Apply
       </button>
+      <h3>Stock history</h3>
+      {history.data?.data.length ? (
+        <TableWrap label="Stock history">
+          <table class="stock-history">
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Change</th>
+                <th scope="col">Stock after</th>
+                <th scope="col">Reason</th>
+              </tr>
+            </thead>
+            <tbody>
+              {history.data.data.map((a) => (
+                <tr key={a.id}>
+                  <td>
+                    <Time iso={a.created_at} />
+                  </td>
+                  <td class="num">{a.delta > 0 ? `+${a.delta}` : a.delta}</td>
+                  <td class="num">{a.stock_after}</td>
+                  <td>{a.reason ?? ""}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </TableWrap>
+      ) : history.error ? (
+        <ErrorNote error={history.error} retry={history.reload} />
+      ) : history.loading ? (
+        <Loading what="Loading the stock history" />
+      ) : (
+        <Empty>No adjustments yet.</Empty>
+      )}
     </form>
   );
 }

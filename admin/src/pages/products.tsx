@@ -4,7 +4,7 @@ import { api } from "../api.ts";
 import { money } from "../format.ts";
 import { href, navigate } from "../router.ts";
 import type { Category, ProductList } from "../types.ts";
-import { Badge, Empty, ErrorNote, Field, Link, Loading, Pager, PageTitle, TableWrap, useCursor, useResource } from "../ui.tsx";
+import { Badge, Empty, ErrorNote, Field, Link, ListPager, Loading, PageTitle, TableWrap, useCursor, useResource } from "../ui.tsx";
 
 export function useCategories() {
   return useResource((signal) => api<{ data: Category[] }>("/api/v1/categories", { signal }), "categories");
@@ -132,15 +132,7 @@ export function ProductsPage({ query }: { query: URLSearchParams }) {
           </table>
         </TableWrap>
       ) : null}
-      {list.data ? (
-        <Pager
-          page={pages.page}
-          hasMore={list.data.has_more}
-          onPrev={pages.prev}
-          onNext={() => pages.next(list.data?.next_cursor ?? null)}
-          busy={list.loading}
-        />
-      ) : null}
+      <ListPager list={list} pages={pages} />
     </div>
   );
 }

@@ -7,8 +7,8 @@ import {
   Empty,
   ErrorNote,
   Field,
+  ListPager,
   Loading,
-  Pager,
   PageTitle,
   problemText,
   TableWrap,
@@ -180,14 +180,7 @@ export function QueuePage() {
             </table>
           </TableWrap>
         ) : null}
-        {dlq.data ? (
-          <Pager
-            page={pages.page}
-            hasMore={dlq.data.has_more}
-            onPrev={pages.prev}
-            onNext={() => pages.next(dlq.data?.next_cursor ?? null)}
-          />
-        ) : null}
+        <ListPager list={dlq} pages={pages} />
       </section>
       {confirmDialog}
     </div>

@@ -10,8 +10,8 @@ import {
   ErrorNote,
   Field,
   Link,
+  ListPager,
   Loading,
-  Pager,
   PageTitle,
   problemText,
   TableWrap,
@@ -158,14 +158,7 @@ export function WebhooksPage() {
           </table>
         </TableWrap>
       ) : null}
-      {list.data ? (
-        <Pager
-          page={pages.page}
-          hasMore={list.data.has_more}
-          onPrev={pages.prev}
-          onNext={() => pages.next(list.data?.next_cursor ?? null)}
-        />
-      ) : null}
+      <ListPager list={list} pages={pages} />
 
       <form class="card" onSubmit={create} aria-labelledby="new-ep-h">
         <h2 id="new-ep-h">New endpoint</h2>
@@ -417,14 +410,7 @@ export function WebhookPage({ id }: { id: string }) {
             </table>
           </TableWrap>
         ) : null}
-        {deliveries.data ? (
-          <Pager
-            page={pages.page}
-            hasMore={deliveries.data.has_more}
-            onPrev={pages.prev}
-            onNext={() => pages.next(deliveries.data?.next_cursor ?? null)}
-          />
-        ) : null}
+        <ListPager list={deliveries} pages={pages} />
       </section>
       <SecretDialog secret={secret} onClose={() => setSecret(null)} />
       {confirmDialog}
