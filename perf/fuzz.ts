@@ -11,7 +11,7 @@
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { createFreshDatabase, dropDatabase, runMigrations } from "../scripts/lib/db.ts";
-import { seedCatalog } from "../scripts/lib/seed.ts";
+import { prng, seedCatalog } from "../scripts/lib/seed.ts";
 import { configSchema } from "../src/config.ts";
 import { issueAccessToken } from "../src/lib/tokens.ts";
 import { startPooler } from "./lib/pgbouncer.ts";
@@ -24,18 +24,6 @@ const CASES = Number(args.cases);
 const SEED = args.seed ? Number(args.seed) : Math.floor(Math.random() * 2 ** 31);
 const CONCURRENCY = Number(args.concurrency);
 console.log(`[fuzz] seed ${SEED}, ${CASES} cases (reproduce: npm run fuzz -- --seed ${SEED} --cases ${CASES})`);
-
-/** mulberry32: small, seeded, reproducible. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const deep = (n: number): unknown => (n === 0 ? 1 : { a: deep(n - 1) });
 const HOSTILE_STRINGS = [

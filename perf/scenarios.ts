@@ -121,6 +121,20 @@ const productDetailMiss: Scenario = {
   },
 };
 
+/** product-detail-miss on an app copy with some [vars] changed, reported relative to it (`compareTo`). */
+function missVariant(name: string, description: string, vars: Record<string, string>): Scenario {
+  return {
+    name,
+    description,
+    target: "app",
+    smoke: false,
+    cache: "miss",
+    compareTo: productDetailMiss.name,
+    vars: { ...productDetailMiss.vars, ...vars },
+    prepare: (ctx) => productDetailMiss.prepare(ctx),
+  };
+}
+
 export const SCENARIOS: Scenario[] = [
   {
     name: "hello",
@@ -150,27 +164,16 @@ export const SCENARIOS: Scenario[] = [
   },
   productDetailHit,
   productDetailMiss,
-  {
-    name: "product-detail-miss-unguarded",
-    description: "product-detail-miss with the public-read rate limit off: what the per-IP limiter costs on origin work",
-    target: "app",
-    smoke: false,
-    cache: "miss",
-    compareTo: "product-detail-miss",
-    vars: { CATALOG_CACHE_TTL_SEC: "0", RATE_LIMIT_OVERRIDES: "public-read=off" },
-    prepare: (ctx) => productDetailMiss.prepare(ctx),
-  },
-  {
-    name: "product-detail-miss-ungated",
-    description:
-      "product-detail-miss with the load-shedding gate off (SHED_MAX_INFLIGHT=0): what the gate and its slow-signal sync cost on origin work",
-    target: "app",
-    smoke: false,
-    cache: "miss",
-    compareTo: "product-detail-miss",
-    vars: { CATALOG_CACHE_TTL_SEC: "0", SHED_MAX_INFLIGHT: "0" },
-    prepare: (ctx) => productDetailMiss.prepare(ctx),
-  },
+  missVariant(
+    "product-detail-miss-unguarded",
+    "product-detail-miss with the public-read rate limit off: what the per-IP limiter costs on origin work",
+    { RATE_LIMIT_OVERRIDES: "public-read=off" },
+  ),
+  missVariant(
+    "product-detail-miss-ungated",
+    "product-detail-miss with the load-shedding gate off (SHED_MAX_INFLIGHT=0): what the gate and its slow-signal sync cost on origin work",
+    { SHED_MAX_INFLIGHT: "0" },
+  ),
   {
     name: "search-miss",
     description: "GET /api/v1/search?q=<two terms>&limit=<1..50>, distinct per request: full-text search, MISS",

@@ -5,7 +5,6 @@
  */
 import { createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { Webhook } from "standardwebhooks";
 import { describe, expect, it, vi } from "vitest";
 import type { PaymentEventMessage } from "../queues/messages.ts";
 import worker from "../src/index.ts";
@@ -14,7 +13,7 @@ import { METRIC_EVENTS, SCHEMA_VERSION } from "../src/lib/metrics.ts";
 import { apiSettled, createUser, jsonInit, runCron, sql, type TestUser, uniqueSuffix } from "./helpers.ts";
 import { type Captured, capture, throwingDataset, withDataset } from "./metrics.helpers.ts";
 import { makeProduct } from "./orders.helpers.ts";
-import { SANDBOX_SECRETS } from "./payments.helpers.ts";
+import { signedWebhook } from "./payments.helpers.ts";
 
 /** Which event kinds this file has seen written: the last test checks none was forgotten. */
 const seen = new Set<string>();
@@ -70,22 +69,6 @@ async function storedEvent(type: string, data: (p: { paymentId: string; total: n
     provider: "sandbox",
     event_id: eventId,
   } satisfies PaymentEventMessage;
-}
-
-function signedWebhook(event: Record<string, unknown>, secret = SANDBOX_SECRETS[0] as string): RequestInit {
-  const id = event.id as string;
-  const payload = JSON.stringify(event);
-  const at = new Date();
-  return {
-    method: "POST",
-    body: payload,
-    headers: {
-      "Content-Type": "application/json",
-      "webhook-id": id,
-      "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
-      "webhook-signature": new Webhook(secret).sign(id, at, payload),
-    },
-  };
 }
 
 describe("request points", () => {

@@ -1,4 +1,5 @@
 import { env } from "cloudflare:workers";
+import { Webhook } from "standardwebhooks";
 import { api, jsonInit, sql, type TestUser } from "./helpers.ts";
 import { makeProduct, placeOrder } from "./orders.helpers.ts";
 
@@ -37,4 +38,21 @@ export function postWebhook(provider: string, body: string, headers: Record<stri
     body,
     headers: { "Content-Type": "application/json", ...headers },
   });
+}
+
+/** A Standard-Webhooks-signed POST of `event` (its `id` is the webhook-id), timestamped now. */
+export function signedWebhook(event: Record<string, unknown>, secret = SANDBOX_SECRETS[0] as string): RequestInit {
+  const id = event.id as string;
+  const payload = JSON.stringify(event);
+  const at = new Date();
+  return {
+    method: "POST",
+    body: payload,
+    headers: {
+      "Content-Type": "application/json",
+      "webhook-id": id,
+      "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+      "webhook-signature": new Webhook(secret).sign(id, at, payload),
+    },
+  };
 }

@@ -12,11 +12,10 @@
  *    connection dies mid-transaction. Real Postgres only: the embedded one has a single backend.
  */
 import { env } from "cloudflare:workers";
-import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiSettled, createUser, expectProblem, jsonInit, sql, uniqueSuffix } from "./helpers.ts";
 import { makeProduct, stockOf } from "./orders.helpers.ts";
-import { SANDBOX_SECRETS } from "./payments.helpers.ts";
+import { signedWebhook } from "./payments.helpers.ts";
 
 const realPostgres = env.TEST_DATABASE_KIND === "postgres";
 const user = await createUser("USER");
@@ -167,20 +166,8 @@ describe("writes with the database unreachable: 503 + Retry-After, key kept, not
 
   it("a payment webhook: 503 + Retry-After (the provider retries), nothing stored; the redelivery is accepted", async () => {
     const id = `evt_sbx_${uniqueSuffix()}`;
-    const payload = JSON.stringify({ id, type: "payment.succeeded", data: { payment_id: crypto.randomUUID() } });
-    const signed = (): RequestInit => {
-      const at = new Date();
-      return {
-        method: "POST",
-        body: payload,
-        headers: {
-          "Content-Type": "application/json",
-          "webhook-id": id,
-          "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
-          "webhook-signature": new Webhook(SANDBOX_SECRETS[0] as string).sign(id, at, payload),
-        },
-      };
-    };
+    const event = { id, type: "payment.succeeded", data: { payment_id: crypto.randomUUID() } };
+    const signed = () => signedWebhook(event);
     await expect503(await apiSettled("/api/v1/webhooks/payments/sandbox", signed(), deadDb()));
     expect(await sql("SELECT 1 FROM webhook_events WHERE event_id = $1", [id])).toHaveLength(0);
     const ok = await apiSettled("/api/v1/webhooks/payments/sandbox", signed());

@@ -1,6 +1,8 @@
 /** SQL of orders. Functions that change state expect to run inside a transaction. */
+
 import { type SQL, sql } from "drizzle-orm";
 import { pgError } from "../lib/pg-errors.ts";
+import type { Address } from "../shipping/address.ts";
 import type { Drizzle } from "./client.ts";
 
 export type OrderRecord = {
@@ -24,17 +26,7 @@ export type OrderRecord = {
 };
 
 export interface OrderShippingRecord {
-  address: {
-    name: string;
-    company: string | null;
-    line1: string;
-    line2: string | null;
-    city: string;
-    region: string | null;
-    postal_code: string | null;
-    country: string;
-    phone: string | null;
-  };
+  address: Address;
   carrier: string;
   service: string;
   service_name: string | null;

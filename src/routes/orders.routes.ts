@@ -37,6 +37,14 @@ function invalidateOrder(c: Context<AppEnv>, id: string) {
   });
 }
 
+/**
+ * The order's client_token when the client sent none: `idem:<Idempotency-Key><suffix>`, so Postgres' unique
+ * (user, client_token) recognises a retry whose first COMMIT was not acknowledged (docs/reliability.md).
+ */
+function withKeyToken<T extends { client_token?: string | undefined }>(order: T, key: string | undefined, suffix = ""): T {
+  return order.client_token || !key ? order : { ...order, client_token: `idem:${key}${suffix}` };
+}
+
 export const ordersRouter = createRouter()
   .openapi(
     createRoute({
@@ -62,8 +70,7 @@ export const ordersRouter = createRouter()
       // dedupes it too: if the connection drops after COMMIT but before the answer, the request ends in a
       // 503, the guard releases the key, and the client's retry must find the order, not place a second
       // one (found by the chaos suite, docs/reliability.md). The retry gets the order with 200.
-      const key = c.req.header("idempotency-key");
-      const body = input.client_token || !key ? input : { ...input, client_token: `idem:${key}` };
+      const body = withKeyToken(input, c.req.header("idempotency-key"));
       const { order, replayed } = await placeOrder(await db(c), p.userId, body, p, checkoutPolicy(c.get("config")));
       return c.json(toOrderDto(order), replayed ? 200 : 201, { Location: `/api/v1/orders/${order.id}` });
     },
@@ -83,7 +90,7 @@ export const ordersRouter = createRouter()
       // As for one order: with an Idempotency-Key, each order without a client_token gets `idem:<key>:<index>`,
       // so a retry after an unacknowledged COMMIT finds the batch instead of placing it twice.
       const key = c.req.header("idempotency-key");
-      const orders = c.req.valid("json").orders.map((o, i) => (o.client_token || !key ? o : { ...o, client_token: `idem:${key}:${i}` }));
+      const orders = c.req.valid("json").orders.map((o, i) => withKeyToken(o, key, `:${i}`));
       const created = await placeBulk(await db(c), orders, c.get("principal"), checkoutPolicy(c.get("config")));
       return c.json({ data: created.map(toOrderDto) }, 201);
     },

@@ -103,3 +103,15 @@ const idempotencyKey = z
 /** Idempotency-Key as a required header (routes whose guard requires it). Optional ones are documented from the guard table. */
 export const IdempotencyKeyHeaders = z.object({ "idempotency-key": idempotencyKey });
 export const OptionalIdempotencyKeyHeaders = z.object({ "idempotency-key": idempotencyKey.optional() });
+
+/** One cart line, as checkout and shipping quotes take it: a SKU and a quantity. */
+export const LineInputSchema = z
+  .object({
+    sku: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "must be a SKU"),
+    qty: z.number().int("must be a whole number").min(1).max(1000),
+  })
+  .strict();

@@ -1,26 +1,15 @@
 /** Order shapes. Prices never come from the client: only SKUs and quantities. */
 import { z } from "@hono/zod-openapi";
 import { orderStatus } from "../db/schema.ts";
-import { CurrencySchema, CursorSchema, DateTimeSchema, LimitSchema } from "./common.ts";
+import { CurrencySchema, CursorSchema, DateTimeSchema, LimitSchema, LineInputSchema } from "./common.ts";
 import { AddressInputSchema, OrderShippingSchema, RateIdSchema } from "./shipping.ts";
 
 /** The Postgres enum (src/db/schema.ts) is the single source of the order statuses. */
 export const ORDER_STATUSES = orderStatus.enumValues;
 export const OrderStatusSchema = z.enum(ORDER_STATUSES).openapi("OrderStatus");
 
-export const OrderLineInputSchema = z
-  .object({
-    sku: z
-      .string()
-      .min(1)
-      .max(64)
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "must be a SKU"),
-    qty: z.number().int("must be a whole number").min(1).max(1000),
-  })
-  .strict();
-
 const lines = z
-  .array(OrderLineInputSchema)
+  .array(LineInputSchema)
   .min(1, "at least one line")
   .max(100, "at most 100 lines")
   .superRefine((items, ctx) => {

@@ -6,7 +6,7 @@
 import { z } from "@hono/zod-openapi";
 import { cleanText } from "../shipping/address.ts";
 import { COUNTRIES, normalisePostalCode, POSTAL_RULES, REGION_CODES } from "../shipping/countries.ts";
-import { CurrencySchema } from "./common.ts";
+import { CurrencySchema, LineInputSchema } from "./common.ts";
 
 /** C0 and C1 control characters (newlines and tabs included): an address line is printed on a label. */
 const hasControl = (s: string) =>
@@ -88,22 +88,11 @@ export const RateIdSchema = z
   .regex(/^rt1\.[A-Za-z0-9_-]{1,1900}\.[A-Za-z0-9_-]{43}$/, "must be a rate_id from POST /api/v1/shipping/rates")
   .openapi({ description: "A rate_id from POST /api/v1/shipping/rates: signed; its price cannot be changed" });
 
-const QuoteLineSchema = z
-  .object({
-    sku: z
-      .string()
-      .min(1)
-      .max(64)
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "must be a SKU"),
-    qty: z.number().int("must be a whole number").min(1).max(1000),
-  })
-  .strict();
-
 export const ShippingQuoteRequestSchema = z
   .object({
     address: AddressInputSchema,
     items: z
-      .array(QuoteLineSchema)
+      .array(LineInputSchema)
       .min(1, "at least one line")
       .max(100, "at most 100 lines")
       .superRefine((items, ctx) => {

@@ -231,8 +231,9 @@ export async function stockAdjustmentPage(
 ) {
   const scope = JSON.stringify(["stock-adjustments", productId]);
   const pos = await readKeyset(secret, scope, q.cursor, PG_TIMESTAMP);
-  if (!(await productExists(db, productId))) throw new ApiError("not_found", "No product with that id.");
   const limit = q.limit ?? 20;
   const rows = await listStockAdjustments(db, productId, pos && { createdAt: pos.key, id: pos.id }, limit);
+  // An empty page may be an unknown product: only then the second query.
+  if (rows.length === 0 && !(await productExists(db, productId))) throw new ApiError("not_found", "No product with that id.");
   return keysetPage(rows, limit, { secret, scope, keyOf: (r) => r.created_at_key }, ({ created_at_key: _k, ...dto }) => dto);
 }
