@@ -6,11 +6,11 @@
  *  - a bulk order batch finds its orders by their `idem:<key>:<index>` client_tokens.
  */
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../src/config.ts";
 import { createDatabase, databaseOptions } from "../src/db/client.ts";
 import { adjustProductStock } from "../src/services/admin-catalog.service.ts";
-import { api, createUser, expectProblem, forgetIdempotencyKey, jsonInit, sql } from "./helpers.ts";
+import { api, apiSettled, createUser, expectProblem, forgetIdempotencyKey, jsonInit, sql } from "./helpers.ts";
 import { makeProduct, stockOf } from "./orders.helpers.ts";
 
 const admin = await createUser("ADMIN");
@@ -104,5 +104,57 @@ describe("bulk orders: the key becomes each order's client_token", () => {
     expect(await stockOf(p.sku)).toBe(16);
     const n = await sql("SELECT id FROM orders WHERE user_id = ANY($1)", [buyers.map((b) => b.id)]);
     expect(n).toHaveLength(2);
+  });
+});
+
+describe("stock adjustments under attack and outage", () => {
+  const DEAD = { connectionString: "postgres://postgres:postgres@127.0.0.1:1/x", host: "127.0.0.1", port: 1, database: "x" };
+  const deadDb = { ...env, HYPERDRIVE_FRESH: { ...env.HYPERDRIVE_FRESH, ...DEAD } } as unknown as Env;
+
+  it("with the database away: 503 + Retry-After, stock unchanged, no ledger row, and the same key works once it is back", async () => {
+    const p = await makeProduct({ stock: 10 });
+    const key = `adj-down-${crypto.randomUUID()}`;
+    const init = () => jsonInit("POST", { delta: 4, reason: "delivery" }, { ...admin.auth, "Idempotency-Key": key });
+    const quiet = vi.spyOn(console, "error").mockImplementation(() => {});
+    const down = await apiSettled(`/api/v1/admin/products/${p.id}/stock-adjustments`, init(), deadDb);
+    quiet.mockRestore();
+    await expectProblem(down, 503);
+    expect(Number(down.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(await stockOf(p.sku)).toBe(10);
+    expect(await sql("SELECT 1 FROM stock_adjustments WHERE product_id = $1", [p.id])).toHaveLength(0);
+    const back = await apiSettled(`/api/v1/admin/products/${p.id}/stock-adjustments`, init());
+    expect(back.status).toBe(200);
+    expect(back.headers.get("idempotent-replayed")).toBeNull();
+    expect(await stockOf(p.sku)).toBe(14);
+  });
+
+  it("another admin's key is theirs: the same key string from a second admin is a separate adjustment", async () => {
+    const p = await makeProduct({ stock: 10 });
+    const other = await createUser("ADMIN");
+    const key = `shared-${crypto.randomUUID()}`;
+    expect((await adjust(p.id, { delta: 1, reason: "a" }, key)).status).toBe(200);
+    const theirs = await api(
+      `/api/v1/admin/products/${p.id}/stock-adjustments`,
+      jsonInit("POST", { delta: 1, reason: "a" }, { ...other.auth, "Idempotency-Key": key }),
+    );
+    expect(theirs.status).toBe(200);
+    expect(theirs.headers.get("idempotent-replayed")).toBeNull();
+    expect(await stockOf(p.sku)).toBe(12);
+  });
+
+  it("odd ledger queries are 400 problems: a garbage or NUL cursor, a repeated limit, limit 0; a customer cannot adjust", async () => {
+    const p = await makeProduct({ stock: 1 });
+    const get = (qs: string) => api(`/api/v1/admin/products/${p.id}/stock-adjustments${qs}`, { headers: admin.auth });
+    await expectProblem(await get("?cursor=%00"), 400);
+    await expectProblem(await get("?cursor=not-a-cursor"), 400);
+    await expectProblem(await get("?limit=1&limit=2"), 400);
+    await expectProblem(await get("?limit=0"), 400);
+    await expectProblem(await api(`/api/v1/admin/products/${p.id}%00/stock-adjustments`, { headers: admin.auth }), 400);
+    const user = await createUser();
+    await expectProblem(
+      await api(`/api/v1/admin/products/${p.id}/stock-adjustments`, jsonInit("POST", { delta: 100, reason: "mine" }, user.auth)),
+      403,
+    );
+    expect(await stockOf(p.sku)).toBe(1);
   });
 });
